@@ -1,0 +1,61 @@
+"""Configuration in one place: every setting is a ``RESONANZ_*`` environment variable.
+
+The defaults are the embedded default (embedded broker, SQLite under ``.resonanz/``); production sets
+``RESONANZ_KAFKA_BOOTSTRAP`` and ``RESONANZ_DATABASE_URL`` and nothing else is required.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Settings shared by every role. Read once per process through :func:`get_settings`."""
+
+    model_config = SettingsConfigDict(env_prefix="RESONANZ_", extra="ignore", frozen=True)
+
+    kafka_bootstrap: str = Field(
+        default="",
+        description="Kafka bootstrap servers (host:port,...). Empty: start the embedded Tansu broker.",
+    )
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy async URL (postgresql+asyncpg://... or sqlite+aiosqlite:///...). "
+        "Empty: one SQLite file per service under data_dir.",
+    )
+    data_dir: Path = Field(default=Path(".resonanz"), description="Where embedded state is kept.")
+    plugins: str | None = Field(
+        default=None,
+        description="Comma-separated network plugin names to load; unset loads all installed, "
+        "empty loads none.",
+    )
+    grpc_host: str = Field(default="127.0.0.1", description="Interface the gRPC servers bind to.")
+    publishing_port: int = Field(default=50051, ge=0, le=65535)
+    listening_port: int = Field(default=50052, ge=0, le=65535)
+    scoring_port: int = Field(default=50053, ge=0, le=65535)
+    metrics_port: int = Field(default=9464, ge=0, le=65535, description="Prometheus /metrics; 0 disables.")
+    topic_prefix: str = Field(default="", description="Prepended to every Kafka topic name.")
+    consumer_group_prefix: str = Field(default="resonanz", description="Prefix of consumer group ids.")
+    simulated_seed: int = Field(default=42, description="Seed of the simulated network.")
+    simulated_speed: float = Field(
+        default=1.0, gt=0, description="Simulated seconds per real second in the simulated network."
+    )
+    poll_interval_seconds: float = Field(default=2.0, gt=0, description="Listening poll interval.")
+    dispatch_interval_seconds: float = Field(default=1.0, gt=0, description="Dispatcher tick.")
+    log_level: str = Field(default="INFO")
+    log_json: bool = Field(default=False, description="Structured JSON logs instead of plain text.")
+
+    def database_url_for(self, service: str) -> str:
+        """The database URL a service uses: the shared one, or its own SQLite file."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / f'{service}.db').resolve()}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
