@@ -48,6 +48,16 @@ class Settings(BaseSettings):
     dispatch_interval_seconds: float = Field(default=1.0, gt=0, description="Dispatcher tick.")
     log_level: str = Field(default="INFO")
     log_json: bool = Field(default=False, description="Structured JSON logs instead of plain text.")
+    publish_max_attempts: int = Field(
+        default=5, ge=1, description="Network calls per publish target before it is marked FAILED."
+    )
+    publish_backoff_base_seconds: float = Field(
+        default=1.0, gt=0, description="First retry delay of a publish; doubles per attempt (with jitter)."
+    )
+    publish_backoff_max_seconds: float = Field(default=60.0, gt=0, description="Cap of one publish retry delay.")
+    watch_poll_interval_seconds: float = Field(
+        default=2.0, gt=0, description="WatchPost re-reads the post this often (changes from other replicas)."
+    )
 
     def database_url_for(self, service: str) -> str:
         """The database URL a service uses: the shared one, or its own SQLite file."""
