@@ -58,6 +58,16 @@ class Settings(BaseSettings):
     watch_poll_interval_seconds: float = Field(
         default=2.0, gt=0, description="WatchPost re-reads the post this often (changes from other replicas)."
     )
+    publishing_addr: str | None = Field(
+        default=None, description="Address (host:port) clients use for publishing; unset: grpc_host:publishing_port."
+    )
+    listening_addr: str | None = Field(
+        default=None, description="Address (host:port) clients use for listening; unset: grpc_host:listening_port."
+    )
+    scoring_addr: str | None = Field(
+        default=None, description="Address (host:port) clients use for scoring; unset: grpc_host:scoring_port."
+    )
+    tenant: str = Field(default="default", description="Tenant the CLI and other clients act for.")
 
     def database_url_for(self, service: str) -> str:
         """The database URL a service uses: the shared one, or its own SQLite file."""
