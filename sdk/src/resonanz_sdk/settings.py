@@ -59,13 +59,16 @@ class Settings(BaseSettings):
         default=2.0, gt=0, description="WatchPost re-reads the post this often (changes from other replicas)."
     )
     publishing_addr: str | None = Field(
-        default=None, description="Address (host:port) clients use for publishing; unset: grpc_host:publishing_port."
+        default=None,
+        description="host:port clients call publishing at; unset means grpc_host:publishing_port.",
     )
     listening_addr: str | None = Field(
-        default=None, description="Address (host:port) clients use for listening; unset: grpc_host:listening_port."
+        default=None,
+        description="host:port clients call listening at; unset means grpc_host:listening_port.",
     )
     scoring_addr: str | None = Field(
-        default=None, description="Address (host:port) clients use for scoring; unset: grpc_host:scoring_port."
+        default=None,
+        description="host:port clients call scoring at; unset means grpc_host:scoring_port.",
     )
     tenant: str = Field(default="default", description="Tenant the CLI and other clients act for.")
 
