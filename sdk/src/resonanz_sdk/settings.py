@@ -72,6 +72,22 @@ class Settings(BaseSettings):
     )
     tenant: str = Field(default="default", description="Tenant the CLI and other clients act for.")
 
+    simulated_brands: str = Field(
+        default="Resonanz,Klangwerk",
+        description="Comma-separated brand names the simulated network's people talk about.",
+    )
+    simulated_faults: str = Field(
+        default="",
+        description="Fault injection for the simulated network (tests): comma-separated "
+        "'operation:kind:count[:retry_after]', e.g. 'publish:rate_limited:2:30,search:transient:1'.",
+    )
+    simulated_retention: int = Field(
+        default=20_000, ge=100, description="Posts the simulated network keeps; older ones are forgotten."
+    )
+    simulated_activity: float = Field(
+        default=1.0, gt=0, description="Multiplier of the simulated network's organic posting rate."
+    )
+
     def database_url_for(self, service: str) -> str:
         """The database URL a service uses: the shared one, or its own SQLite file."""
         if self.database_url:
