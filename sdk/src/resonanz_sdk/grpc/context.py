@@ -1,0 +1,98 @@
+"""Who is calling, and in which trace: the tenant and ``traceparent`` gRPC metadata.
+
+Every Resonanz RPC names its tenant in the ``x-resonanz-tenant`` metadata; handlers read it with
+:func:`tenant_of` and clients send it with :func:`tenant_metadata`. The W3C ``traceparent`` metadata is
+made current around each handler by :class:`TraceContextInterceptor` (a new trace when none came).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import grpc
+import grpc.aio
+
+from resonanz_sdk.errors import UnauthenticatedError, ValidationError
+from resonanz_sdk.grpc._wrap import wrap_handler
+from resonanz_sdk.tracing import child_traceparent, is_valid_traceparent, new_traceparent, use_traceparent
+
+__all__ = [
+    "TENANT_METADATA_KEY",
+    "TRACEPARENT_METADATA_KEY",
+    "TraceContextInterceptor",
+    "metadata_value",
+    "tenant_metadata",
+    "tenant_of",
+    "validate_tenant",
+]
+
+TENANT_METADATA_KEY = "x-resonanz-tenant"
+TRACEPARENT_METADATA_KEY = "traceparent"
+_TENANT = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+
+
+def validate_tenant(tenant: str) -> str:
+    """Return ``tenant`` when it is a valid tenant id, else raise ValidationError on the metadata key."""
+    if not _TENANT.fullmatch(tenant):
+        raise ValidationError.single(
+            TENANT_METADATA_KEY,
+            "must be 1-63 characters of a-z, 0-9, '_' or '-', starting with a letter or digit",
+        )
+    return tenant
+
+
+def metadata_value(context: grpc.aio.ServicerContext[Any, Any], key: str) -> list[str]:
+    """Every value of one (ASCII) metadata key sent by the client, in order."""
+    values: list[str] = []
+    for item_key, item_value in context.invocation_metadata() or ():
+        if item_key.lower() == key:
+            values.append(item_value.decode() if isinstance(item_value, bytes) else item_value)
+    return values
+
+
+def tenant_of(context: grpc.aio.ServicerContext[Any, Any]) -> str:
+    """The caller's tenant.
+
+    Raises UnauthenticatedError when the metadata is missing, ValidationError when it is not a valid
+    tenant id or is sent more than once with different values.
+    """
+    values = metadata_value(context, TENANT_METADATA_KEY)
+    if not values:
+        raise UnauthenticatedError(f"missing {TENANT_METADATA_KEY} metadata: say which tenant you act for")
+    if len(set(values)) > 1:
+        raise ValidationError.single(TENANT_METADATA_KEY, "sent more than once with different values")
+    return validate_tenant(values[0])
+
+
+def tenant_metadata(tenant: str) -> tuple[tuple[str, str], ...]:
+    """Client side: the metadata naming ``tenant`` (validated), to pass as ``metadata=`` of a call."""
+    return ((TENANT_METADATA_KEY, validate_tenant(tenant)),)
+
+
+@asynccontextmanager
+async def _trace_scope(method: str, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[None]:
+    del method
+    received = metadata_value(context, TRACEPARENT_METADATA_KEY)
+    incoming = received[0] if received else None
+    traceparent = (
+        child_traceparent(incoming) if incoming and is_valid_traceparent(incoming) else new_traceparent()
+    )
+    with use_traceparent(traceparent):
+        yield
+
+
+class TraceContextInterceptor(grpc.aio.ServerInterceptor):
+    """Runs each handler with a traceparent current: a child of the caller's, or a new trace."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return None
+        return wrap_handler(handler, handler_call_details.method, _trace_scope)
