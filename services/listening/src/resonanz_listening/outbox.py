@@ -1,0 +1,68 @@
+"""Sends stored ``mentions.raw`` events to Kafka and marks them sent.
+
+Rows are written by :mod:`resonanz_listening.ingest` in the transaction that stores their mention;
+the relay publishes every unsent row in batches (``publish_many``, which waits for the acks) and
+then marks them sent. Unsent rows left by a crash are sent at the next start-up. A crash between the
+ack and the mark re-sends those events with their original event ids, which consumers de-duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from typing import Any
+
+from resonanz_sdk.errors import BrokerError
+from resonanz_sdk.eventbus import EventEnvelope, EventProducer
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from resonanz_listening.models import OutboxRow
+
+log = logging.getLogger(__name__)
+
+
+class OutboxRelay:
+    def __init__(
+        self, sessions: async_sessionmaker[Any], producer: EventProducer, *, batch: int = 500
+    ) -> None:
+        self._sessions = sessions
+        self._producer = producer
+        self._batch = batch
+        self._lock = asyncio.Lock()
+
+    async def flush(self) -> int:
+        """Send every unsent row; returns how many were sent. Raises BrokerError when Kafka fails."""
+        sent = 0
+        async with self._lock:
+            while True:
+                async with self._sessions() as session:
+                    rows = list(
+                        await session.scalars(
+                            select(OutboxRow)
+                            .where(OutboxRow.sent.is_(False))
+                            .order_by(OutboxRow.id)
+                            .limit(self._batch)
+                        )
+                    )
+                if not rows:
+                    return sent
+                by_topic: dict[str, list[tuple[str, EventEnvelope]]] = defaultdict(list)
+                for row in rows:
+                    by_topic[row.topic].append((row.key, EventEnvelope.FromString(row.envelope)))
+                for topic, items in by_topic.items():
+                    await self._producer.publish_many(topic, items)
+                async with self._sessions() as session, session.begin():
+                    await session.execute(
+                        update(OutboxRow).where(OutboxRow.id.in_([row.id for row in rows])).values(sent=True)
+                    )
+                sent += len(rows)
+
+    async def try_flush(self) -> int:
+        """Like :meth:`flush`, but logs a broker failure instead of raising (rows stay unsent)."""
+        try:
+            return await self.flush()
+        except BrokerError as exc:
+            log.warning("could not send mentions.raw events, will retry: %s", exc)
+            return 0
