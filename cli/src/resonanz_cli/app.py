@@ -1,0 +1,82 @@
+"""The ``resonanz`` command: the Typer app, its global options and ``main()``.
+
+Command groups live in one module each; this module wires them together and makes every usage error
+exit with 1 (the user has to change the command), keeping 2 for "a service could not be reached".
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from resonanz_cli import mentions, plugins, posts, queries, scores
+from resonanz_cli.client import CliState
+from resonanz_cli.errors import EXIT_USER_ERROR
+
+
+def _as_user_error(error: BaseException) -> None:
+    """Click's usage errors exit with 2; ours exit with 1 (2 means "service unavailable")."""
+    if (
+        isinstance(error, typer.BadParameter.__mro__[1]) and getattr(error, "exit_code", None) == 2
+    ):  # UsageError
+        error.exit_code = EXIT_USER_ERROR  # type: ignore[attr-defined]
+
+
+class ResonanzGroup(TyperGroup):
+    """The root group; it maps usage errors (at any depth) to exit code 1."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().make_context(*args, **kwargs)
+        except Exception as error:
+            _as_user_error(error)
+            raise
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Exception as error:
+            _as_user_error(error)
+            raise
+
+
+app = typer.Typer(
+    name="resonanz",
+    cls=ResonanzGroup,
+    help="Resonanz: publish posts, listen to mentions and read scores from the command line.\n\n"
+    "Services are found through RESONANZ_PUBLISHING_ADDR, RESONANZ_LISTENING_ADDR and "
+    "RESONANZ_SCORING_ADDR (default RESONANZ_GRPC_HOST with the service ports). "
+    "Exit codes: 0 ok, 1 fix your input, 2 a service is unavailable.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(posts.app, name="posts")
+app.add_typer(queries.app, name="queries")
+app.add_typer(mentions.app, name="mentions")
+app.add_typer(scores.app, name="scores")
+app.add_typer(plugins.app, name="plugins")
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    tenant: Annotated[
+        str | None,
+        typer.Option(
+            "--tenant",
+            help="Tenant to act for (sent as x-resonanz-tenant). Default: RESONANZ_TENANT, else 'default'.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Resonanz command line."""
+    state = CliState(tenant=tenant)
+    ctx.obj = state
+    ctx.call_on_close(state.close)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

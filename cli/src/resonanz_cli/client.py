@@ -1,0 +1,122 @@
+"""gRPC channels and stubs for the CLI, configured only through :class:`resonanz_sdk.settings.Settings`.
+
+Addresses come from ``RESONANZ_PUBLISHING_ADDR`` / ``RESONANZ_LISTENING_ADDR`` / ``RESONANZ_SCORING_ADDR``
+and default to ``{grpc_host}:{<service>_port``}. Every call carries the tenant as ``x-resonanz-tenant``
+metadata. Channels are opened lazily, so a command only connects to the service it needs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import grpc
+import resonanz.listening.v1.listening_service_pb2_grpc as listening_grpc
+import resonanz.publishing.v1.publishing_service_pb2_grpc as publishing_grpc
+import resonanz.scoring.v1.scoring_service_pb2_grpc as scoring_grpc
+import typer
+from resonanz_sdk.errors import ValidationError
+from resonanz_sdk.grpc import tenant_metadata, validate_tenant
+from resonanz_sdk.settings import Settings
+
+from resonanz_cli.errors import fail
+
+#: Seconds a unary call may take before the CLI gives up.
+DEFAULT_TIMEOUT_SECONDS = 15.0
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """Where the three services are and which tenant the CLI acts for."""
+
+    publishing_addr: str
+    listening_addr: str
+    scoring_addr: str
+    tenant: str
+    timeout: float = DEFAULT_TIMEOUT_SECONDS
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, tenant: str | None = None) -> ClientConfig:
+        """Resolve addresses and tenant; ``tenant`` (from ``--tenant``) wins over ``RESONANZ_TENANT``."""
+        chosen = tenant if tenant is not None else settings.tenant
+        try:
+            validate_tenant(chosen)
+        except ValidationError as error:
+            description = error.violations[0].description
+            raise ValidationError.single("--tenant / RESONANZ_TENANT", description) from None
+        host = settings.grpc_host
+        return cls(
+            publishing_addr=settings.publishing_addr or f"{host}:{settings.publishing_port}",
+            listening_addr=settings.listening_addr or f"{host}:{settings.listening_port}",
+            scoring_addr=settings.scoring_addr or f"{host}:{settings.scoring_port}",
+            tenant=chosen,
+        )
+
+    @property
+    def metadata(self) -> tuple[tuple[str, str], ...]:
+        return tenant_metadata(self.tenant)
+
+
+@dataclass
+class Clients:
+    """Lazily opened channels and stubs; :meth:`close` closes whatever was opened."""
+
+    config: ClientConfig
+    _channels: dict[str, grpc.Channel] = field(default_factory=dict)
+
+    def _channel(self, addr: str) -> grpc.Channel:
+        if addr not in self._channels:
+            self._channels[addr] = grpc.insecure_channel(addr)
+        return self._channels[addr]
+
+    def publishing(self) -> publishing_grpc.PublishingServiceStub:
+        return publishing_grpc.PublishingServiceStub(self._channel(self.config.publishing_addr))
+
+    def listening(self) -> listening_grpc.ListeningServiceStub:
+        return listening_grpc.ListeningServiceStub(self._channel(self.config.listening_addr))
+
+    def scoring(self) -> scoring_grpc.ScoringServiceStub:
+        return scoring_grpc.ScoringServiceStub(self._channel(self.config.scoring_addr))
+
+    @property
+    def metadata(self) -> tuple[tuple[str, str], ...]:
+        return self.config.metadata
+
+    @property
+    def timeout(self) -> float:
+        return self.config.timeout
+
+    def close(self) -> None:
+        for channel in self._channels.values():
+            channel.close()
+        self._channels.clear()
+
+
+@dataclass
+class CliState:
+    """Per-invocation state: the ``--tenant`` option and the clients, built on first use.
+
+    Building lazily keeps local commands (``plugins list``) free of tenant and address checks.
+    """
+
+    tenant: str | None = None
+    _clients: Clients | None = None
+
+    def clients(self) -> Clients:
+        if self._clients is None:
+            self._clients = Clients(ClientConfig.from_settings(Settings(), tenant=self.tenant))
+        return self._clients
+
+    def close(self) -> None:
+        if self._clients is not None:
+            self._clients.close()
+
+
+def clients_of(ctx: typer.Context) -> Clients:
+    """The clients of this invocation (the root callback puts a :class:`CliState` on the context)."""
+    state = ctx.find_object(CliState)
+    if state is None:
+        state = ctx.ensure_object(CliState)
+    try:
+        return state.clients()
+    except ValidationError as error:
+        fail("invalid settings", violations=[(v.field, v.description) for v in error.violations])

@@ -1,0 +1,80 @@
+"""``resonanz scores``: brand scores and scored mentions of a label (ScoringService)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import resonanz.scoring.v1.scoring_service_pb2 as scoring_pb2
+import typer
+from google.protobuf.duration_pb2 import Duration
+
+from resonanz_cli import render
+from resonanz_cli.client import clients_of
+from resonanz_cli.errors import handled
+from resonanz_cli.options import parse_window
+
+app = typer.Typer(help="Show scores of brands and competitors.", no_args_is_help=True)
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    label: Annotated[str, typer.Argument(help="The brand or competitor label.", show_default=False)],
+    window: Annotated[
+        str,
+        typer.Option("--window", "-w", help="Trailing window: 90m, 24h, 7d, 2w or e.g. 1d12h (max 366d)."),
+    ] = "24h",
+) -> None:
+    """Show counts, net sentiment, reach, reputation index, share of voice and top hashtags and authors.
+
+    Examples:
+
+      resonanz scores show acme
+
+      resonanz scores show acme --window 7d
+    """
+    duration = Duration()
+    duration.FromTimedelta(parse_window(window))
+    clients = clients_of(ctx)
+    with handled("scoring", clients.config.scoring_addr):
+        response = clients.scoring().GetBrandScores(
+            scoring_pb2.GetBrandScoresRequest(label=label, window=duration),
+            metadata=clients.metadata,
+            timeout=clients.timeout,
+        )
+    render.stdout().print(render.brand_scores_panel(response.scores))
+
+
+@app.command("mentions")
+def mentions(
+    ctx: typer.Context,
+    label: Annotated[str, typer.Argument(help="The brand or competitor label.", show_default=False)],
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", min=1, max=10_000, help="Show at most this many.")
+    ] = 50,
+) -> None:
+    """List a label's scored mentions, newest first, with sentiment, polarity, reach and engagement.
+
+    Examples:
+
+      resonanz scores mentions acme
+
+      resonanz scores mentions acme --limit 200
+    """
+    clients = clients_of(ctx)
+    items: list[scoring_pb2.ScoredMention] = []
+    token = ""
+    with handled("scoring", clients.config.scoring_addr):
+        while len(items) < limit:
+            response = clients.scoring().ListScoredMentions(
+                scoring_pb2.ListScoredMentionsRequest(
+                    label=label, page_size=min(500, limit - len(items)), page_token=token
+                ),
+                metadata=clients.metadata,
+                timeout=clients.timeout,
+            )
+            items.extend(response.mentions)
+            token = response.next_page_token
+            if not token or not response.mentions:
+                break
+    render.stdout().print(render.scored_mentions_table(items[:limit], label=label))
