@@ -1,0 +1,124 @@
+"""``ScoringApp``: the scoring role, as its console script and the embedded runner start it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from resonanz.scoring.v1 import scoring_service_pb2_grpc
+from resonanz_sdk.db import create_engine
+from resonanz_sdk.eventbus import (
+    EventConsumer,
+    EventProducer,
+    InMemoryProcessedEvents,
+    Topic,
+    ensure_topics,
+)
+from resonanz_sdk.grpc import GrpcServer
+from resonanz_sdk.plugins import PluginManager
+from resonanz_sdk.settings import Settings
+
+from resonanz_scoring.api import SERVICE_NAME, ScoringServicer
+from resonanz_scoring.language import LanguageIdentifierService
+from resonanz_scoring.lexicon import LexiconScorer
+from resonanz_scoring.models import metadata
+from resonanz_scoring.scorer import MentionScorer
+from resonanz_scoring.store import ScoreStore
+from resonanz_scoring.worker import ScoringWorker
+
+log = logging.getLogger(__name__)
+
+#: Topics this role reads or writes (``ensure_topics`` also creates their ``.dlq``).
+TOPICS = (Topic.MENTIONS_RAW, Topic.MENTIONS_SCORED)
+
+
+class ScoringApp:
+    """Consumes ``mentions.raw``, stores scores, emits ``mentions.scored``, answers ScoringService."""
+
+    name = "scoring"
+
+    def __init__(self, settings: Settings, plugins: PluginManager) -> None:
+        self.settings = settings
+        self.plugins = plugins  # scorer plugins come in a later issue
+        self._engine = create_engine(settings.database_url_for(self.name))
+        self._producer: EventProducer | None = None
+        self._consumer: EventConsumer | None = None
+        self._server: GrpcServer | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def grpc_port(self) -> int:
+        return self._server.port if self._server is not None else 0
+
+    @property
+    def group_id(self) -> str:
+        return f"{self.settings.consumer_group_prefix}.{self.name}.mentions"
+
+    async def start(self) -> None:
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self) -> None:
+        settings = self.settings
+        async with self._engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+        await ensure_topics(settings.kafka_bootstrap, TOPICS, prefix=settings.topic_prefix)
+        scorer = MentionScorer(await asyncio.to_thread(LanguageIdentifierService), LexiconScorer())
+        self._producer = EventProducer(
+            settings.kafka_bootstrap, client_id="resonanz-scoring", prefix=settings.topic_prefix
+        )
+        await self._producer.start()
+        worker = ScoringWorker(scorer, ScoreStore(self._engine), self._producer)
+        self._consumer = EventConsumer(
+            settings.kafka_bootstrap,
+            group_id=self.group_id,
+            topics=[Topic.MENTIONS_RAW],
+            handler=worker.handle,
+            producer=self._producer,
+            prefix=settings.topic_prefix,
+            dedupe=InMemoryProcessedEvents(),
+            client_id="resonanz-scoring",
+        )
+        await self._consumer.start()
+        self._task = asyncio.create_task(self._consume(self._consumer), name="scoring-consumer")
+        servicer = ScoringServicer(self._engine)
+        self._server = GrpcServer(
+            host=settings.grpc_host,
+            port=settings.scoring_port,
+            services=[SERVICE_NAME],
+            register=lambda server: scoring_service_pb2_grpc.add_ScoringServiceServicer_to_server(
+                servicer, server
+            ),
+            name=self.name,
+        )
+        await self._server.start()
+
+    async def _consume(self, consumer: EventConsumer) -> None:
+        try:
+            await consumer.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("the mentions.raw consumer stopped")
+            raise
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            await self._server.stop()
+            self._server = None
+        if self._consumer is not None:
+            await self._consumer.stop()
+            self._consumer = None
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+            self._task = None
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
+        await self._engine.dispose()
