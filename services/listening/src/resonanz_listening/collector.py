@@ -11,6 +11,7 @@ the events. A network that raises a NetworkError backs that (query, network) off
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -93,10 +94,8 @@ class Collector:
                 await self.collect_once()
             except Exception:
                 log.exception("listening collection round failed; retrying next interval")
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), self._poll_interval)
-            except TimeoutError:
-                pass
 
     async def collect_once(self) -> int:
         """One round over every enabled query; returns the number of new mentions stored."""

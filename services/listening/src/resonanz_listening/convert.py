@@ -75,7 +75,7 @@ def raw_to_mention(
     collected_at: datetime,
 ) -> Mention:
     """Normalise a plugin's :class:`RawMention` into the one ``Mention`` type."""
-    mention = Mention(
+    return Mention(
         id=mention_id(network, raw.external_id),
         tenant=tenant,
         network=network,
@@ -109,7 +109,6 @@ def raw_to_mention(
         labels=sorted(set(labels)),
         collected_at=timestamp(collected_at),
     )
-    return mention
 
 
 def mention_to_row(mention: Mention) -> MentionRow:

@@ -29,9 +29,9 @@ class MentionSignal:
         self._closed = True
         self._event.set()
 
-    async def wait(self, timeout: float) -> None:
-        """Until the next :meth:`notify`, :meth:`close` or ``timeout`` seconds, whichever is first."""
+    async def wait(self, seconds: float) -> None:
+        """Until the next :meth:`notify`, :meth:`close` or ``seconds``, whichever is first."""
         if self._closed:
             return
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._event.wait(), timeout)
+            await asyncio.wait_for(self._event.wait(), seconds)

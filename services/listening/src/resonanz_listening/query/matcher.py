@@ -39,7 +39,7 @@ def _bounded(pattern: str) -> re.Pattern[str]:
     return re.compile(rf"(?<!\w){pattern}(?!\w)")
 
 
-def _compile(node: Node) -> Predicate:
+def _compile(node: Node) -> Predicate:  # noqa: PLR0911 - one return per node type
     if isinstance(node, Term):
         rx = _bounded(re.escape(node.text))
         return lambda p: rx.search(p.text) is not None

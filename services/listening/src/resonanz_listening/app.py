@@ -1,0 +1,123 @@
+"""The listening role: tables, the ``mentions.raw`` topic, the collector loop and the gRPC server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from resonanz.listening.v1 import listening_service_pb2
+from resonanz.listening.v1.listening_service_pb2_grpc import add_ListeningServiceServicer_to_server
+from resonanz_sdk.db import create_engine, session_factory
+from resonanz_sdk.errors import ConfigurationError
+from resonanz_sdk.eventbus import EventProducer, Topic, ensure_topics
+from resonanz_sdk.grpc import GrpcServer
+from resonanz_sdk.plugins import PluginManager
+from resonanz_sdk.settings import Settings
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from resonanz_listening.collector import Collector
+from resonanz_listening.ingest import Ingestor
+from resonanz_listening.models import metadata
+from resonanz_listening.outbox import OutboxRelay
+from resonanz_listening.servicer import ListeningServicer
+from resonanz_listening.signal import MentionSignal
+from resonanz_listening.store import ListeningStore
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME: str = listening_service_pb2.DESCRIPTOR.services_by_name["ListeningService"].full_name
+
+
+class ListeningApp:
+    """Implements :class:`resonanz_sdk.service.ServiceApp` for the listening service."""
+
+    name = "listening"
+
+    def __init__(self, settings: Settings, plugins: PluginManager) -> None:
+        self.settings = settings
+        self.plugins = plugins
+        self._engine: AsyncEngine | None = None
+        self._producer: EventProducer | None = None
+        self._server: GrpcServer | None = None
+        self._collector_task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self._signal = MentionSignal()
+        self.collector: Collector | None = None
+
+    @property
+    def grpc_port(self) -> int:
+        return self._server.port if self._server is not None else 0
+
+    async def start(self) -> None:
+        settings = self.settings
+        if not settings.kafka_bootstrap:
+            raise ConfigurationError("the listening service needs RESONANZ_KAFKA_BOOTSTRAP")
+        try:
+            await self._start(settings)
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self, settings: Settings) -> None:
+        self._stopping = asyncio.Event()
+        self._signal = MentionSignal()
+        self._engine = create_engine(settings.database_url_for(self.name))
+        async with self._engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+        sessions = session_factory(self._engine)
+        await ensure_topics(settings.kafka_bootstrap, [Topic.MENTIONS_RAW], prefix=settings.topic_prefix)
+        self._producer = EventProducer(
+            settings.kafka_bootstrap, client_id="resonanz-listening", prefix=settings.topic_prefix
+        )
+        await self._producer.start()
+        relay = OutboxRelay(sessions, self._producer)
+        resent = await relay.flush()  # events stored before a crash or stop are sent first
+        if resent:
+            log.info("sent %d mentions.raw events left unsent by the previous run", resent)
+        store = ListeningStore(sessions)
+        networks = self.plugins.networks
+        self.collector = Collector(
+            store=store,
+            ingestor=Ingestor(sessions),
+            relay=relay,
+            networks=networks,
+            signal=self._signal,
+            poll_interval=settings.poll_interval_seconds,
+        )
+        self._collector_task = asyncio.create_task(
+            self.collector.run(self._stopping), name="listening-collector"
+        )
+        servicer = ListeningServicer(
+            store, networks, self._signal, poll_interval=settings.poll_interval_seconds
+        )
+        self._server = GrpcServer(
+            host=settings.grpc_host,
+            port=settings.listening_port,
+            services=[SERVICE_NAME],
+            register=lambda server: add_ListeningServiceServicer_to_server(servicer, server),
+            name=self.name,
+        )
+        await self._server.start()
+
+    async def stop(self) -> None:
+        """Stop streams, the gRPC server and the collector (finishing its round); idempotent."""
+        self._stopping.set()
+        self._signal.close()
+        if self._server is not None:
+            await self._server.stop(grace=2.0)
+        if self._collector_task is not None:
+            try:
+                await asyncio.wait_for(self._collector_task, timeout=30)
+            except TimeoutError:
+                log.warning("the collector did not finish its round in time; cancelled")
+            except Exception:
+                log.exception("the collector ended with an error")
+            self._collector_task = None
+        if self._producer is not None:
+            with contextlib.suppress(Exception):
+                await self._producer.stop()
+            self._producer = None
+        if self._engine is not None:
+            await self._engine.dispose()
+            self._engine = None
