@@ -1,0 +1,57 @@
+"""Fixtures of the CLI tests: test doubles of the services on a real gRPC server, and a CLI runner.
+
+The CLI is synchronous (it uses blocking gRPC stubs), so it runs in a worker thread while the
+servers answer on the test's event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from resonanz_cli.app import app
+from cli_doubles import Platform, start_platform
+
+RunCli = Callable[..., Awaitable[Result]]
+
+
+@pytest.fixture
+async def platform() -> AsyncIterator[Platform]:
+    started = await start_platform()
+    try:
+        yield started
+    finally:
+        await started.server.stop(grace=0)
+
+
+@pytest.fixture
+def cli(platform: Platform) -> RunCli:
+    """``await cli("posts", "list", env={...})``: runs ``resonanz`` against the doubles."""
+    runner = CliRunner()
+
+    async def run(*args: str, env: Mapping[str, str | None] | None = None) -> Result:
+        full_env: dict[str, str | None] = {
+            **platform.env,
+            "RESONANZ_TENANT": None,
+            "COLUMNS": "200",
+            **(env or {}),
+        }
+        return await asyncio.wait_for(
+            asyncio.to_thread(runner.invoke, app, list(args), env=full_env), timeout=30
+        )
+
+    return run
+
+
+@pytest.fixture
+def unused_address() -> str:
+    """A loopback address nobody listens on (bound, then closed)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"127.0.0.1:{port}"
