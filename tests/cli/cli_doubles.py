@@ -16,17 +16,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import grpc.aio
-from google.protobuf.timestamp_pb2 import Timestamp
-
-import resonanz.common.v1.content_pb2 as content_pb2
-import resonanz.common.v1.mention_pb2 as mention_pb2
-import resonanz.common.v1.score_pb2 as score_pb2
 import resonanz.listening.v1.listening_service_pb2 as listening_pb2
 import resonanz.listening.v1.listening_service_pb2_grpc as listening_grpc
 import resonanz.publishing.v1.publishing_service_pb2 as publishing_pb2
 import resonanz.publishing.v1.publishing_service_pb2_grpc as publishing_grpc
 import resonanz.scoring.v1.scoring_service_pb2 as scoring_pb2
 import resonanz.scoring.v1.scoring_service_pb2_grpc as scoring_grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+from resonanz.common.v1 import content_pb2, mention_pb2, score_pb2
 from resonanz_sdk.errors import FieldViolation, NotFoundError, ValidationError
 from resonanz_sdk.grpc import GrpcServer, tenant_of
 
@@ -74,7 +71,7 @@ class PublishingDouble(publishing_grpc.PublishingServiceServicer):
             raise NotFoundError(f"post {post_id!r} not found")
         return post
 
-    async def CreatePost(
+    async def CreatePost(  # noqa: N802
         self, request: publishing_pb2.CreatePostRequest, context: Context
     ) -> publishing_pb2.CreatePostResponse:
         tenant = self._tenant(context)
@@ -115,12 +112,12 @@ class PublishingDouble(publishing_grpc.PublishingServiceServicer):
         self.posts[post.id] = post
         return publishing_pb2.CreatePostResponse(post=post)
 
-    async def GetPost(
+    async def GetPost(  # noqa: N802
         self, request: publishing_pb2.GetPostRequest, context: Context
     ) -> publishing_pb2.GetPostResponse:
         return publishing_pb2.GetPostResponse(post=self._get(self._tenant(context), request.post_id))
 
-    async def ListPosts(
+    async def ListPosts(  # noqa: N802
         self, request: publishing_pb2.ListPostsRequest, context: Context
     ) -> publishing_pb2.ListPostsResponse:
         tenant = self._tenant(context)
@@ -133,7 +130,7 @@ class PublishingDouble(publishing_grpc.PublishingServiceServicer):
         page, token = _page(posts, request.page_size, request.page_token)
         return publishing_pb2.ListPostsResponse(posts=page, next_page_token=token)
 
-    async def WatchPost(
+    async def WatchPost(  # noqa: N802
         self, request: publishing_pb2.WatchPostRequest, context: Context
     ) -> AsyncIterator[publishing_pb2.WatchPostResponse]:
         post = self._get(self._tenant(context), request.post_id)
@@ -185,7 +182,7 @@ class ListeningDouble(listening_grpc.ListeningServiceServicer):
         self.tenants.append(tenant)
         return tenant
 
-    async def CreateQuery(
+    async def CreateQuery(  # noqa: N802
         self, request: listening_pb2.CreateQueryRequest, context: Context
     ) -> listening_pb2.CreateQueryResponse:
         tenant = self._tenant(context)
@@ -211,7 +208,16 @@ class ListeningDouble(listening_grpc.ListeningServiceServicer):
         self.queries[query.id] = query
         return listening_pb2.CreateQueryResponse(query=query)
 
-    async def ListQueries(
+    async def GetQuery(  # noqa: N802
+        self, request: listening_pb2.GetQueryRequest, context: Context
+    ) -> listening_pb2.GetQueryResponse:
+        tenant = self._tenant(context)
+        query = self.queries.get(request.query_id)
+        if query is None or query.tenant != tenant:
+            raise NotFoundError(f"query {request.query_id!r} not found")
+        return listening_pb2.GetQueryResponse(query=query)
+
+    async def ListQueries(  # noqa: N802
         self, request: listening_pb2.ListQueriesRequest, context: Context
     ) -> listening_pb2.ListQueriesResponse:
         tenant = self._tenant(context)
@@ -219,7 +225,7 @@ class ListeningDouble(listening_grpc.ListeningServiceServicer):
         page, token = _page(mine, request.page_size, request.page_token)
         return listening_pb2.ListQueriesResponse(queries=page, next_page_token=token)
 
-    async def DeleteQuery(
+    async def DeleteQuery(  # noqa: N802
         self, request: listening_pb2.DeleteQueryRequest, context: Context
     ) -> listening_pb2.DeleteQueryResponse:
         tenant = self._tenant(context)
@@ -234,7 +240,7 @@ class ListeningDouble(listening_grpc.ListeningServiceServicer):
             return False
         return not request.networks or mention.network in request.networks
 
-    async def StreamMentions(
+    async def StreamMentions(  # noqa: N802
         self, request: listening_pb2.StreamMentionsRequest, context: Context
     ) -> AsyncIterator[listening_pb2.StreamMentionsResponse]:
         self._tenant(context)
@@ -256,7 +262,7 @@ class ListeningDouble(listening_grpc.ListeningServiceServicer):
         finally:
             self.streams_open -= 1
 
-    async def SearchMentions(
+    async def SearchMentions(  # noqa: N802
         self, request: listening_pb2.SearchMentionsRequest, context: Context
     ) -> listening_pb2.SearchMentionsResponse:
         self._tenant(context)
@@ -280,7 +286,7 @@ class ScoringDouble(scoring_grpc.ScoringServiceServicer):
     tenants: list[str] = field(default_factory=list)
     windows: list[float] = field(default_factory=list)
 
-    async def GetBrandScores(
+    async def GetBrandScores(  # noqa: N802
         self, request: scoring_pb2.GetBrandScoresRequest, context: Context
     ) -> scoring_pb2.GetBrandScoresResponse:
         tenant = tenant_of(context)
@@ -317,7 +323,7 @@ class ScoringDouble(scoring_grpc.ScoringServiceServicer):
         )
         return scoring_pb2.GetBrandScoresResponse(scores=scores)
 
-    async def ListScoredMentions(
+    async def ListScoredMentions(  # noqa: N802
         self, request: scoring_pb2.ListScoredMentionsRequest, context: Context
     ) -> scoring_pb2.ListScoredMentionsResponse:
         self.tenants.append(tenant_of(context))

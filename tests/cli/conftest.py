@@ -7,13 +7,13 @@ servers answer on the test's event loop.
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 
 import pytest
-from typer.testing import CliRunner, Result
-
-from resonanz_cli.app import app
 from cli_doubles import Platform, start_platform
+from resonanz_cli.app import app
+from typer.testing import CliRunner, Result
 
 RunCli = Callable[..., Awaitable[Result]]
 
@@ -49,8 +49,6 @@ def cli(platform: Platform) -> RunCli:
 @pytest.fixture
 def unused_address() -> str:
     """A loopback address nobody listens on (bound, then closed)."""
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]

@@ -11,8 +11,7 @@ from datetime import UTC, datetime
 import pytest
 from cli_doubles import Platform
 from conftest import RunCli
-
-import resonanz.common.v1.content_pb2 as content_pb2
+from resonanz.common.v1 import content_pb2
 
 
 async def test_create_prints_the_post_and_sends_everything(cli: RunCli, platform: Platform) -> None:
