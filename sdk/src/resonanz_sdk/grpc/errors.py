@@ -14,6 +14,7 @@ UnauthenticatedError                                   UNAUTHENTICATED      Erro
 TransientNetworkError, RateLimitedError, BrokerError   UNAVAILABLE          ErrorInfo, RetryInfo if known
 PermanentNetworkError, AuthenticationFailedError,      FAILED_PRECONDITION  ErrorInfo (network / plugin)
 other NetworkError, PluginError
+NotImplementedError (unimplemented generated method)   UNIMPLEMENTED        none
 anything else (ConfigurationError and bugs included)   INTERNAL             none; message "internal error"
 =====================================================  ===================  ===============================
 
@@ -121,6 +122,9 @@ async def _error_scope(method: str, context: grpc.aio.ServicerContext[Any, Any])
         yield
     except grpc.aio.AbortError:
         raise  # the handler aborted on purpose
+    except NotImplementedError:
+        # What generated base servicers raise for methods a service does not implement.
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{method} is not implemented")
     except Exception as exc:
         status = status_for(exc)
         if status.code == code_pb2.INTERNAL:

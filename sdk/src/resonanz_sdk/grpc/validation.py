@@ -9,6 +9,7 @@ v.check()   # raises ValidationError -> INVALID_ARGUMENT with google.rpc.BadRequ
 from __future__ import annotations
 
 from resonanz_sdk.errors import FieldViolation, ValidationError
+from resonanz_sdk.grpc.page_token import decode as _decode_page_token
 
 __all__ = ["DEFAULT_PAGE_SIZE", "Validator"]
 
@@ -51,6 +52,14 @@ class Validator:
         if value == 0:
             return min(default, max)
         return min(value, max)
+
+    def page_token(self, token: str, field: str) -> str:
+        """The position in a page token (``""``: first page); a bad token is recorded, ``""`` returned."""
+        try:
+            return _decode_page_token(token, field)
+        except ValidationError as exc:
+            self._violations.extend(exc.violations)
+            return ""
 
     def check(self) -> None:
         """Raise ValidationError with every violation recorded so far (nothing when there is none)."""
