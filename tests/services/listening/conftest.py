@@ -139,10 +139,10 @@ class RawTopicReader:
     async def stop(self) -> None:
         await self._consumer.stop()
 
-    async def read_until(self, count: int, *, timeout: float = 15.0) -> list[EventEnvelope]:
-        """Read until ``count`` envelopes arrived in total (or ``timeout``), then 0.5 s more for extras."""
+    async def read_until(self, count: int, *, within: float = 15.0) -> list[EventEnvelope]:
+        """Read until ``count`` envelopes arrived in all (or ``within`` s), then 0.5 s more for extras."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + within
         settle: float | None = None
         while loop.time() < deadline:
             batches = await self._consumer.getmany(timeout_ms=100)

@@ -41,9 +41,13 @@ async def test_create_get_list_delete(stub: ListeningServiceStub) -> None:
             metadata=ACME,
         )
     ).query
-    assert created.id and created.tenant == "acme" and created.enabled
-    assert list(created.languages) == ["de", "en"] and list(created.networks) == ["scripted"]
-    assert created.role == QueryRole.QUERY_ROLE_BRAND and created.created_at.seconds > 0
+    assert created.id
+    assert created.tenant == "acme"
+    assert created.enabled
+    assert list(created.languages) == ["de", "en"]
+    assert list(created.networks) == ["scripted"]
+    assert created.role == QueryRole.QUERY_ROLE_BRAND
+    assert created.created_at.seconds > 0
 
     got = (await stub.GetQuery(pb.GetQueryRequest(query_id=created.id), metadata=ACME)).query
     assert got == created
@@ -60,7 +64,9 @@ async def test_create_get_list_delete(stub: ListeningServiceStub) -> None:
         token = page.next_page_token
         if not token:
             break
-    assert pages == 3 and len(seen) == 5 == len(set(seen)) and seen[0] == created.id
+    assert pages == 3
+    assert len(seen) == 5 == len(set(seen))
+    assert seen[0] == created.id
 
     await stub.DeleteQuery(pb.DeleteQueryRequest(query_id=created.id), metadata=ACME)
     with pytest.raises(grpc.aio.AioRpcError) as info:
@@ -91,7 +97,8 @@ async def test_create_query_validation_names_fields_and_positions(stub: Listenin
         "networks[0]",
         "role",
     }
-    assert "nope" in violations["networks[0]"] and "scripted" in violations["networks[0]"]
+    assert "nope" in violations["networks[0]"]
+    assert "scripted" in violations["networks[0]"]
 
     # nothing was stored by the refused calls
     page = await stub.ListQueries(pb.ListQueriesRequest(), metadata=ACME)
