@@ -47,7 +47,7 @@ app = typer.Typer(
     cls=ResonanzGroup,
     help="Resonanz: publish posts, listen to mentions and read scores from the command line.\n\n"
     "Services are found through RESONANZ_PUBLISHING_ADDR, RESONANZ_LISTENING_ADDR and "
-    "RESONANZ_SCORING_ADDR (default RESONANZ_GRPC_HOST with the service ports). "
+    "RESONANZ_SCORING_ADDR (default RESONANZ_GRPC_HOST with the service ports).\n\n"
     "Exit codes: 0 ok, 1 fix your input, 2 a service is unavailable.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -66,6 +66,7 @@ def root(
         str | None,
         typer.Option(
             "--tenant",
+            metavar="TENANT",
             help="Tenant to act for (sent as x-resonanz-tenant). Default: RESONANZ_TENANT, else 'default'.",
             show_default=False,
         ),

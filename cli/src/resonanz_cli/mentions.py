@@ -19,17 +19,22 @@ app = typer.Typer(help="Follow and search mentions.", no_args_is_help=True)
 def tail(
     ctx: typer.Context,
     label: Annotated[
-        list[str] | None, typer.Option("--label", "-l", help="Only this label (repeatable).")
+        list[str] | None, typer.Option("--label", "-l", metavar="LABEL", help="Only this label (repeatable).")
     ] = None,
     network: Annotated[
-        list[str] | None, typer.Option("--network", help="Only this network (repeatable).")
+        list[str] | None, typer.Option("--network", metavar="NETWORK", help="Only this network (repeatable).")
     ] = None,
     cursor: Annotated[
-        str | None, typer.Option("--cursor", "-c", help="Resume after this cursor (printed when tail stops).")
+        str | None,
+        typer.Option(
+            "--cursor", "-c", metavar="CURSOR", help="Resume after this cursor (printed when tail stops)."
+        ),
     ] = None,
     limit: Annotated[
         int | None,
-        typer.Option("--limit", "-n", min=1, help="Stop after this many mentions; default: follow."),
+        typer.Option(
+            "--limit", "-n", metavar="N", min=1, help="Stop after this many mentions; default: follow."
+        ),
     ] = None,
 ) -> None:
     """Print mentions as they are collected: stored ones first, then new ones live.
@@ -78,9 +83,11 @@ def search(
     ctx: typer.Context,
     text: Annotated[str, typer.Argument(help="Words to search for in stored mentions.", show_default=False)],
     label: Annotated[
-        list[str] | None, typer.Option("--label", "-l", help="Only this label (repeatable).")
+        list[str] | None, typer.Option("--label", "-l", metavar="LABEL", help="Only this label (repeatable).")
     ] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=500, help="Show at most this many.")] = 50,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", metavar="N", min=1, max=500, help="Show at most this many.")
+    ] = 50,
 ) -> None:
     """Search stored mentions by text.
 

@@ -43,11 +43,14 @@ def _watch(clients: Clients, post_id: str) -> content_pb2.Post | None:
 def create(
     ctx: typer.Context,
     *,
-    text: Annotated[str, typer.Option("--text", "-t", help="The post's text.", show_default=False)],
+    text: Annotated[
+        str, typer.Option("--text", "-t", metavar="TEXT", help="The post's text.", show_default=False)
+    ],
     target: Annotated[
         list[str],
         typer.Option(
             "--target",
+            metavar="NETWORK:ACCOUNT",
             help="NETWORK:ACCOUNT to publish to, e.g. simulated:@acme. Repeat for several.",
             show_default=False,
         ),
@@ -55,18 +58,25 @@ def create(
     at: Annotated[
         str | None,
         typer.Option(
-            "--at", help="Publish at this ISO 8601 time (local time without an offset); default now."
+            "--at",
+            metavar="ISO8601",
+            help="Publish at this ISO 8601 time (local time without an offset); default now.",
         ),
     ] = None,
     label: Annotated[
-        list[str] | None, typer.Option("--label", "-l", help="A label for the post. Repeat for several.")
+        list[str] | None,
+        typer.Option("--label", "-l", metavar="LABEL", help="A label for the post. Repeat for several."),
     ] = None,
     campaign: Annotated[
-        str | None, typer.Option("--campaign", help="Campaign id the post belongs to.")
+        str | None, typer.Option("--campaign", metavar="ID", help="Campaign id the post belongs to.")
     ] = None,
     idempotency_key: Annotated[
         str | None,
-        typer.Option("--idempotency-key", help="Creating again with the same key returns the first post."),
+        typer.Option(
+            "--idempotency-key",
+            metavar="KEY",
+            help="Creating again with the same key returns the first post.",
+        ),
     ] = None,
     watch: Annotated[bool, typer.Option("--watch", "-w", help="Follow the post until it is final.")] = False,
 ) -> None:
@@ -109,10 +119,12 @@ def list_posts(
     ctx: typer.Context,
     status: Annotated[
         str | None,
-        typer.Option("--status", "-s", help=f"Only posts in this status: {', '.join(_STATUSES)}."),
+        typer.Option(
+            "--status", "-s", metavar="STATUS", help=f"Only posts in this status: {', '.join(_STATUSES)}."
+        ),
     ] = None,
     limit: Annotated[
-        int, typer.Option("--limit", "-n", min=1, max=10_000, help="Show at most this many.")
+        int, typer.Option("--limit", "-n", metavar="N", min=1, max=10_000, help="Show at most this many.")
     ] = 50,
 ) -> None:
     """List the tenant's posts, newest first.

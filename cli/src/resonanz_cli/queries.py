@@ -34,6 +34,7 @@ def add(
         typer.Option(
             "--expression",
             "-e",
+            metavar="EXPR",
             help='Keyword expression: AND, OR, NOT, "phrases", #hashtags, @accounts.',
             show_default=False,
         ),
@@ -41,15 +42,21 @@ def add(
     label: Annotated[
         str,
         typer.Option(
-            "--label", "-l", help="The brand or competitor the query stands for.", show_default=False
+            "--label",
+            "-l",
+            metavar="LABEL",
+            help="The brand or competitor the query stands for.",
+            show_default=False,
         ),
     ],
     role: Annotated[Role, typer.Option("--role", help="Whose voice this is.")] = Role.BRAND,
     language: Annotated[
-        list[str] | None, typer.Option("--language", help="Only mentions in this language (repeatable).")
+        list[str] | None,
+        typer.Option("--language", metavar="LANG", help="Only mentions in this language (repeatable)."),
     ] = None,
     network: Annotated[
-        list[str] | None, typer.Option("--network", help="Only mentions on this network (repeatable).")
+        list[str] | None,
+        typer.Option("--network", metavar="NETWORK", help="Only mentions on this network (repeatable)."),
     ] = None,
 ) -> None:
     """Add a listening query: mentions matching EXPRESSION are collected under LABEL.

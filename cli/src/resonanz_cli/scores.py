@@ -22,7 +22,12 @@ def show(
     label: Annotated[str, typer.Argument(help="The brand or competitor label.", show_default=False)],
     window: Annotated[
         str,
-        typer.Option("--window", "-w", help="Trailing window: 90m, 24h, 7d, 2w or e.g. 1d12h (max 366d)."),
+        typer.Option(
+            "--window",
+            "-w",
+            metavar="WINDOW",
+            help="Trailing window: 90m, 24h, 7d, 2w or e.g. 1d12h (max 366d).",
+        ),
     ] = "24h",
 ) -> None:
     """Show counts, net sentiment, reach, reputation index, share of voice and top hashtags and authors.
@@ -50,7 +55,7 @@ def mentions(
     ctx: typer.Context,
     label: Annotated[str, typer.Argument(help="The brand or competitor label.", show_default=False)],
     limit: Annotated[
-        int, typer.Option("--limit", "-n", min=1, max=10_000, help="Show at most this many.")
+        int, typer.Option("--limit", "-n", metavar="N", min=1, max=10_000, help="Show at most this many.")
     ] = 50,
 ) -> None:
     """List a label's scored mentions, newest first, with sentiment, polarity, reach and engagement.

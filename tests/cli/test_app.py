@@ -1,0 +1,48 @@
+"""The ``resonanz`` app itself: every command documents itself with examples; usage errors exit 1."""
+
+from __future__ import annotations
+
+import pytest
+from resonanz_cli.app import app
+from typer.testing import CliRunner
+
+runner = CliRunner()
+
+COMMANDS = [
+    ("posts", "create"),
+    ("posts", "list"),
+    ("posts", "get"),
+    ("posts", "watch"),
+    ("queries", "add"),
+    ("queries", "list"),
+    ("queries", "delete"),
+    ("mentions", "tail"),
+    ("mentions", "search"),
+    ("scores", "show"),
+    ("scores", "mentions"),
+    ("plugins", "list"),
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_every_command_has_help_with_an_example(command: tuple[str, str]) -> None:
+    result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert "Example" in result.output
+    assert f"resonanz {' '.join(command)}" in result.output
+
+
+def test_root_help_lists_the_groups_and_exit_codes() -> None:
+    result = runner.invoke(app, ["--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    for group in ("posts", "queries", "mentions", "scores", "plugins"):
+        assert group in result.output
+    assert "2 a service is unavailable" in result.output
+
+
+@pytest.mark.parametrize(
+    "args", [["nope"], ["posts", "nope"], ["--bogus", "posts", "list"], ["posts", "get"]]
+)
+def test_usage_errors_exit_with_1(args: list[str]) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1, result.output
