@@ -1,12 +1,31 @@
-"""Prometheus metrics shared by every role, all prefixed ``resonanz_``.
+"""Prometheus metrics of every Resonanz role, all named ``resonanz_*``, and the ``/metrics`` endpoint.
 
-``start_metrics_server(port)`` serves ``/metrics`` (0 disables it). The metric objects live here so
-every module counts into the same registry: label them, then ``inc()`` / ``set()`` / ``observe()``.
+The metric objects live in the default registry, so every module counts into the same one and every
+role in one process (the embedded default) shares one endpoint: label them, then ``inc()`` / ``set()`` /
+``observe()``. Label values are short and bounded: never tenants, ids or free text.
+
+=============================================  =========  ==================================
+name                                           type       labels
+=============================================  =========  ==================================
+``resonanz_rpc_requests_total``                counter    service, method, code
+``resonanz_rpc_latency_seconds``               histogram  service, method
+``resonanz_events_consumed_total``             counter    topic, group, outcome
+``resonanz_events_produced_total``             counter    topic
+``resonanz_consumer_lag``                      gauge      topic, group
+``resonanz_publish_outcomes_total``            counter    network, outcome
+``resonanz_mentions_collected_total``          counter    network
+``resonanz_mentions_scored_total``             counter    language, sentiment
+``resonanz_scoring_latency_seconds``           histogram  (none)
+=============================================  =========  ==================================
 """
 
 from __future__ import annotations
 
+import threading
+
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+from resonanz_sdk.errors import ConfigurationError
 
 __all__ = [
     "CONSUMER_LAG",
@@ -21,24 +40,64 @@ __all__ = [
     "start_metrics_server",
 ]
 
-RPC_REQUESTS = Counter("resonanz_rpc_requests", "gRPC requests handled", ["service", "method", "code"])
-RPC_LATENCY = Histogram("resonanz_rpc_latency_seconds", "gRPC request latency", ["service", "method"])
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+RPC_REQUESTS = Counter(
+    "resonanz_rpc_requests",
+    "gRPC calls handled, by final status code name (OK, INVALID_ARGUMENT, ...).",
+    ["service", "method", "code"],
+)
+RPC_LATENCY = Histogram(
+    "resonanz_rpc_latency_seconds",
+    "Time to handle a gRPC call (server-streaming: until the stream ends).",
+    ["service", "method"],
+    buckets=_LATENCY_BUCKETS,
+)
 EVENTS_CONSUMED = Counter(
     "resonanz_events_consumed",
-    "Events taken from Kafka, by outcome (ok, duplicate, dead_lettered)",
+    "Kafka events consumed, by outcome (ok, duplicate, dead_lettered).",
     ["topic", "group", "outcome"],
 )
-EVENTS_PRODUCED = Counter("resonanz_events_produced", "Events published to Kafka", ["topic"])
+EVENTS_PRODUCED = Counter("resonanz_events_produced", "Kafka events produced (acknowledged).", ["topic"])
 CONSUMER_LAG = Gauge(
-    "resonanz_consumer_lag", "Records behind the partition end after the last batch", ["topic", "group"]
+    "resonanz_consumer_lag",
+    "Records behind the partition end after the last batch.",
+    ["topic", "group"],
 )
-PUBLISH_OUTCOMES = Counter("resonanz_publish_outcomes", "Publish attempts by outcome", ["network", "outcome"])
-MENTIONS_COLLECTED = Counter("resonanz_mentions_collected", "Mentions collected", ["network"])
-MENTIONS_SCORED = Counter("resonanz_mentions_scored", "Mentions scored", ["language", "sentiment"])
-SCORING_LATENCY = Histogram("resonanz_scoring_latency_seconds", "Time to score one batch of mentions")
+PUBLISH_OUTCOMES = Counter(
+    "resonanz_publish_outcomes",
+    "Publish attempts against a network, by outcome (published, retried, failed, ...).",
+    ["network", "outcome"],
+)
+MENTIONS_COLLECTED = Counter(
+    "resonanz_mentions_collected", "Mentions fetched from a network (before de-duplication).", ["network"]
+)
+MENTIONS_SCORED = Counter(
+    "resonanz_mentions_scored",
+    "Mentions scored, by detected language and sentiment class.",
+    ["language", "sentiment"],
+)
+SCORING_LATENCY = Histogram(
+    "resonanz_scoring_latency_seconds", "Time to score one batch of mentions.", buckets=_LATENCY_BUCKETS
+)
+
+_lock = threading.Lock()
+_started: dict[int, str] = {}
 
 
-def start_metrics_server(port: int) -> None:
-    """Serve ``/metrics`` on ``port`` in a daemon thread; 0 disables it."""
-    if port:
-        start_http_server(port)
+def start_metrics_server(port: int, *, addr: str = "0.0.0.0") -> None:
+    """Serve ``/metrics`` on ``addr:port`` in a daemon thread; port 0 disables it.
+
+    Calling it again with a port already served does nothing, so every role of one process may call it.
+    Raises ConfigurationError when the port cannot be bound.
+    """
+    if port == 0:
+        return
+    with _lock:
+        if port in _started:
+            return
+        try:
+            start_http_server(port, addr=addr)
+        except OSError as exc:
+            raise ConfigurationError(f"cannot serve metrics on {addr}:{port}: {exc}") from exc
+        _started[port] = addr
