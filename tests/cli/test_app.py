@@ -46,3 +46,10 @@ def test_root_help_lists_the_groups_and_exit_codes() -> None:
 def test_usage_errors_exit_with_1(args: list[str]) -> None:
     result = runner.invoke(app, args)
     assert result.exit_code == 1, result.output
+
+
+def test_an_invalid_setting_is_a_user_error_not_a_traceback() -> None:
+    result = runner.invoke(app, ["posts", "list"], env={"RESONANZ_PUBLISHING_PORT": "abc"})
+    assert result.exit_code == 1
+    assert "RESONANZ_PUBLISHING_PORT" in result.output
+    assert "Traceback" not in result.output

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import grpc
+import pydantic
 import resonanz.listening.v1.listening_service_pb2_grpc as listening_grpc
 import resonanz.publishing.v1.publishing_service_pb2_grpc as publishing_grpc
 import resonanz.scoring.v1.scoring_service_pb2_grpc as scoring_grpc
@@ -91,6 +92,19 @@ class Clients:
         self._channels.clear()
 
 
+def load_settings() -> Settings:
+    """Read the ``RESONANZ_*`` settings; an invalid value is a user error, not a traceback."""
+    try:
+        return Settings()
+    except pydantic.ValidationError as error:
+        fail(
+            "invalid RESONANZ_* setting",
+            violations=[
+                ("RESONANZ_" + ".".join(str(p) for p in e["loc"]).upper(), e["msg"]) for e in error.errors()
+            ],
+        )
+
+
 @dataclass
 class CliState:
     """Per-invocation state: the ``--tenant`` option and the clients, built on first use.
@@ -103,7 +117,7 @@ class CliState:
 
     def clients(self) -> Clients:
         if self._clients is None:
-            self._clients = Clients(ClientConfig.from_settings(Settings(), tenant=self.tenant))
+            self._clients = Clients(ClientConfig.from_settings(load_settings(), tenant=self.tenant))
         return self._clients
 
     def close(self) -> None:

@@ -6,9 +6,9 @@ import asyncio
 
 import typer
 from resonanz_sdk.plugins import PluginManager
-from resonanz_sdk.settings import Settings
 
 from resonanz_cli import render
+from resonanz_cli.client import load_settings
 from resonanz_cli.errors import handled
 
 app = typer.Typer(help="Inspect the installed network plugins.", no_args_is_help=True)
@@ -24,7 +24,7 @@ def list_plugins() -> None:
 
       resonanz plugins list
     """
-    manager = PluginManager.from_setting(Settings().plugins)
+    manager = PluginManager.from_setting(load_settings().plugins)
     console = render.stdout()
     try:
         with handled("plugins", "local"):
