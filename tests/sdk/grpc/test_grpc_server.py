@@ -11,8 +11,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from resonanz.scoring.v1 import scoring_service_pb2, scoring_service_pb2_grpc
 from resonanz_sdk.errors import ConfigurationError
-from resonanz_sdk.grpc import GrpcServer, tenant_metadata
-from resonanz_sdk.tracing import is_valid_traceparent, new_traceparent, trace_id_of
+from resonanz_sdk.grpc import GrpcServer, call_metadata, tenant_metadata
+from resonanz_sdk.tracing import is_valid_traceparent, new_traceparent, trace_id_of, use_traceparent
 
 SERVICES = [
     "resonanz.scoring.v1.ScoringService",
@@ -115,3 +115,17 @@ async def test_health_turns_not_serving_during_graceful_stop() -> None:
         except grpc.aio.AioRpcError:
             pass  # the stream ends when the grace period is over
     assert health_pb2.HealthCheckResponse.NOT_SERVING in statuses
+
+
+async def test_call_metadata_carries_the_current_trace(
+    channel: grpc.aio.Channel, scoring_double: object
+) -> None:
+    stub = scoring_service_pb2_grpc.ScoringServiceStub(channel)
+    caller = new_traceparent()
+    assert call_metadata("acme") == tenant_metadata("acme")
+    with use_traceparent(caller):
+        metadata = call_metadata("acme")
+        await stub.GetBrandScores(scoring_service_pb2.GetBrandScoresRequest(label="acme"), metadata=metadata)
+    assert metadata == (("x-resonanz-tenant", "acme"), ("traceparent", caller))
+    (seen,) = scoring_double.traceparents  # type: ignore[attr-defined]
+    assert trace_id_of(seen) == trace_id_of(caller)

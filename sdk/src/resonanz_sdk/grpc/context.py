@@ -17,12 +17,19 @@ import grpc.aio
 
 from resonanz_sdk.errors import UnauthenticatedError, ValidationError
 from resonanz_sdk.grpc._wrap import wrap_handler
-from resonanz_sdk.tracing import child_traceparent, is_valid_traceparent, new_traceparent, use_traceparent
+from resonanz_sdk.tracing import (
+    child_traceparent,
+    current_traceparent,
+    is_valid_traceparent,
+    new_traceparent,
+    use_traceparent,
+)
 
 __all__ = [
     "TENANT_METADATA_KEY",
     "TRACEPARENT_METADATA_KEY",
     "TraceContextInterceptor",
+    "call_metadata",
     "metadata_value",
     "tenant_metadata",
     "tenant_of",
@@ -70,6 +77,14 @@ def tenant_of(context: grpc.aio.ServicerContext[Any, Any]) -> str:
 def tenant_metadata(tenant: str) -> tuple[tuple[str, str], ...]:
     """Client side: the metadata naming ``tenant`` (validated), to pass as ``metadata=`` of a call."""
     return ((TENANT_METADATA_KEY, validate_tenant(tenant)),)
+
+
+def call_metadata(tenant: str) -> tuple[tuple[str, str], ...]:
+    """Client side: the tenant metadata plus the current ``traceparent`` when inside a trace."""
+    traceparent = current_traceparent()
+    if traceparent is None:
+        return tenant_metadata(tenant)
+    return (*tenant_metadata(tenant), (TRACEPARENT_METADATA_KEY, traceparent))
 
 
 @asynccontextmanager
