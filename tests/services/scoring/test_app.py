@@ -316,10 +316,9 @@ async def test_brand_scores_validation_names_the_field(
     violations: list[FieldViolation],
 ) -> None:
     stub = scoring_service_pb2_grpc.ScoringServiceStub(channel)
+    request = scoring_service_pb2.GetBrandScoresRequest(**request_fields)  # type: ignore[arg-type]
     with pytest.raises(grpc.aio.AioRpcError) as info:
-        await stub.GetBrandScores(
-            scoring_service_pb2.GetBrandScoresRequest(**request_fields), metadata=TENANT
-        )  # type: ignore[arg-type]
+        await stub.GetBrandScores(request, metadata=TENANT)
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert field_violations(info.value) == violations
     with pytest.raises(grpc.aio.AioRpcError) as info:
