@@ -8,7 +8,8 @@ searches them like a real network would (any of the terms, after the cursor) and
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
 import grpc.aio
@@ -35,6 +36,8 @@ class ScriptedNetwork(Network):
         )
         self.posts: list[RawMention] = []
         self.requests: list[SearchRequest] = []
+        #: When each search call came (``time.monotonic()``), parallel to ``requests``.
+        self.times: list[float] = []
         #: Raised (and removed) by the next search calls, in order.
         self.failures: list[NetworkError] = []
 
@@ -61,13 +64,18 @@ class ScriptedNetwork(Network):
 
     async def search(self, request: SearchRequest) -> SearchPage:
         self.requests.append(request)
+        self.times.append(time.monotonic())
         if self.failures:
             raise self.failures.pop(0)
         start = int(request.cursor or 0)
         terms = [t.lstrip("#@").lower() for t in request.terms]
         page = self.posts[start : start + request.limit]
-        found = tuple(p for p in page if any(t in p.text.lower() or t in p.hashtags for t in terms))
+        found = tuple(p for p in page if any(t in p.text.lower() or t in _lower(p.hashtags) for t in terms))
         return SearchPage(mentions=found, next_cursor=str(start + len(page)))
+
+
+def _lower(values: Sequence[str]) -> list[str]:
+    return [v.lower() for v in values]
 
 
 class _Plugin:
@@ -118,6 +126,16 @@ async def app(settings: Settings, network: ScriptedNetwork) -> AsyncIterator[Lis
 async def stub(app: ListeningApp) -> AsyncIterator[ListeningServiceStub]:
     async with grpc.aio.insecure_channel(f"127.0.0.1:{app.grpc_port}") as channel:
         yield ListeningServiceStub(channel)
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], *, within: float = 15.0) -> None:
+    """Wait until ``check()`` is true; fail after ``within`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not await check():
+        if loop.time() > deadline:
+            pytest.fail(f"condition not met within {within}s")
+        await asyncio.sleep(0.05)
 
 
 class RawTopicReader:
