@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 from resonanz_sdk.errors import ConfigurationError
-from resonanz_sdk.logging import NOISY_LOGGERS, configure_logging
+from resonanz_sdk.logs import NOISY_LOGGERS, configure_logging
 from resonanz_sdk.tracing import new_traceparent, trace_id_of, use_traceparent
 
 
