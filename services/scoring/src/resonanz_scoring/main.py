@@ -8,6 +8,7 @@ import logging
 import signal
 
 from resonanz_sdk.errors import ConfigurationError
+from resonanz_sdk.logs import configure_logging
 from resonanz_sdk.metrics import start_metrics_server
 from resonanz_sdk.plugins import PluginManager
 from resonanz_sdk.settings import Settings
@@ -15,12 +16,6 @@ from resonanz_sdk.settings import Settings
 from resonanz_scoring.app import ScoringApp
 
 log = logging.getLogger("resonanz_scoring")
-
-
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("aiokafka", "kafka"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 async def serve(settings: Settings) -> None:
@@ -52,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--log-level", default=None, help="overrides RESONANZ_LOG_LEVEL")
     args = parser.parse_args(argv)
     settings = Settings()
-    _configure_logging(args.log_level or settings.log_level)
+    configure_logging(args.log_level or settings.log_level, settings.log_json)
     try:
         asyncio.run(serve(settings))
     except ConfigurationError as exc:
