@@ -267,3 +267,14 @@ def test_scaled_clock_runs_faster_than_real_time() -> None:
     assert second > first
     time.sleep(0.01)
     assert (clock.now() - first).total_seconds() >= 100
+
+
+def test_many_remembered_terms_do_not_drown_the_brands(world: SimulatedWorld, clock: ManualClock) -> None:
+    world.remember_terms(f"Begriff{i}" for i in range(500))
+    assert len(world.remembered_terms) == 200  # bounded, the newest kept
+    assert world.remembered_terms[-1] == "Begriff499"
+    clock.advance(600)
+    world.advance()
+    texts = [p.text for p in world.posts() if p.reshare_of is None]
+    assert sum("Resonanz" in t or "@resonanz" in t for t in texts) >= 5
+    assert any("Begriff" in t for t in texts)

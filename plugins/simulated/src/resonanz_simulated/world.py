@@ -44,7 +44,8 @@ POPULATION_SIZE = 5_000
 POSTS_PER_TICK = 3.0
 #: Share of organic posts that talk about a brand or a remembered search term.
 TOPIC_SHARE = 0.4
-BRAND_WEIGHT = 3
+#: Of those, the share about remembered search terms (when there are any) rather than brands.
+TERM_SHARE = 0.3
 MAX_REMEMBERED_TERMS = 200
 MAX_IDEMPOTENCY_KEYS = 100_000
 MAX_CATCHUP_SECONDS = 6 * 3600.0
@@ -291,21 +292,22 @@ class SimulatedWorld:
         self._event_order += 1
         heapq.heappush(self._events, (at, self._event_order, spec))
 
-    def _topics(self) -> tuple[list[str], list[int]]:
-        topics = list(self.brands) + list(self._terms)
-        weights = [BRAND_WEIGHT] * len(self.brands) + [1] * len(self._terms)
-        return topics, weights
+    def _pick_topic(self, rng: random.Random, terms: Sequence[str]) -> str:
+        """A brand, or (``TERM_SHARE`` of the time, however many there are) a remembered term."""
+        if terms and (not self.brands or rng.random() < TERM_SHARE):
+            return rng.choice(terms)
+        return rng.choice(self.brands)
 
     def _generate_tick(self, tick: int) -> None:
         rng = random.Random(f"{self.seed}:tick:{tick}")
         start = tick * TICK_SECONDS
-        topics, weights = self._topics()
+        terms = list(self._terms)
         for _ in range(_poisson(rng, POSTS_PER_TICK * self.activity)):
             at = start + rng.random() * TICK_SECONDS
             author = rng.choice(self.population)
             lang = author.language
-            if topics and rng.random() < TOPIC_SHARE:
-                topic = rng.choices(topics, weights)[0]
+            if (terms or self.brands) and rng.random() < TOPIC_SHARE:
+                topic = self._pick_topic(rng, terms)
                 crisis = self.crisis_at(datetime.fromtimestamp(at, UTC))
                 negative_bias = crisis is not None and crisis.brand == topic
                 sentiment = self._pick_sentiment(rng, negative_bias)
