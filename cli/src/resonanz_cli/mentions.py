@@ -61,7 +61,7 @@ def tail(
         stream = clients.listening().StreamMentions(request, metadata=clients.metadata)
         try:
             for response in stream:
-                console.print(render.mention_line(response.mention))
+                console.print(render.mention_line(response.mention), soft_wrap=True)
                 last_cursor = response.cursor or last_cursor
                 seen += 1
                 if limit is not None and seen >= limit:

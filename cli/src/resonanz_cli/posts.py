@@ -32,7 +32,7 @@ def _watch(clients: Clients, post_id: str) -> content_pb2.Post | None:
     try:
         for response in stream:
             last = response.post
-            console.print(render.watch_line(last))
+            console.print(render.watch_line(last), soft_wrap=True)
     except KeyboardInterrupt:
         stream.cancel()
         raise typer.Exit(EXIT_INTERRUPTED) from None
