@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from resonanz_sdk.errors import ResonanzError
+from resonanz_sdk.logs import configure_logging
 from resonanz_sdk.metrics import start_metrics_server
 from resonanz_sdk.plugins import PluginManager
 from resonanz_sdk.settings import Settings
@@ -22,13 +23,6 @@ from resonanz_sdk.settings import Settings
 from resonanz_publishing.app import PublishingApp
 
 log = logging.getLogger("resonanz_publishing")
-
-
-def _configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("aiokafka").setLevel(logging.WARNING)
 
 
 async def serve(settings: Settings) -> None:
@@ -62,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     overrides = {"publishing_port": args.port} if args.port is not None else {}
     settings = Settings(**overrides)
-    _configure_logging(settings)
+    configure_logging(settings.log_level, settings.log_json)
     if not settings.kafka_bootstrap:
         log.error("RESONANZ_KAFKA_BOOTSTRAP is required to run the publishing service on its own")
         return 2
