@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -26,8 +26,11 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from resonanz.common.v1 import content_pb2, mention_pb2, score_pb2
 from resonanz_sdk.errors import FieldViolation, NotFoundError, ValidationError
 from resonanz_sdk.grpc import GrpcServer, tenant_of
+from typer.testing import Result
 
 Context = grpc.aio.ServicerContext[Any, Any]
+#: The ``cli`` fixture: ``await cli("posts", "list", env={...})`` runs ``resonanz`` and returns the result.
+RunCli = Callable[..., Awaitable[Result]]
 KNOWN_NETWORKS = frozenset({"simulated"})
 FINAL = frozenset(
     {

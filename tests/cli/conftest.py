@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 
 import pytest
-from cli_doubles import Platform, start_platform
+from cli_doubles import Platform, RunCli, start_platform
 from resonanz_cli.app import app
 from typer.testing import CliRunner, Result
-
-RunCli = Callable[..., Awaitable[Result]]
 
 
 @pytest.fixture

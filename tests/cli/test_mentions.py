@@ -9,8 +9,7 @@ from __future__ import annotations
 import asyncio
 import re
 
-from cli_doubles import Platform, make_mention
-from conftest import RunCli
+from cli_doubles import Platform, RunCli, make_mention
 
 
 def _mention_lines(output: str) -> list[str]:

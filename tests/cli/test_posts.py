@@ -9,8 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from cli_doubles import Platform
-from conftest import RunCli
+from cli_doubles import Platform, RunCli
 from resonanz.common.v1 import content_pb2
 
 

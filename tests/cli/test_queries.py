@@ -6,8 +6,7 @@ the same commands against the real service.
 
 from __future__ import annotations
 
-from cli_doubles import Platform
-from conftest import RunCli
+from cli_doubles import Platform, RunCli
 from resonanz.common.v1 import mention_pb2
 
 

@@ -7,8 +7,7 @@ the same commands against the real service.
 from __future__ import annotations
 
 import pytest
-from cli_doubles import Platform, make_mention
-from conftest import RunCli
+from cli_doubles import Platform, RunCli, make_mention
 from resonanz.common.v1 import score_pb2
 from resonanz.scoring.v1 import scoring_service_pb2 as scoring_pb2
 
