@@ -66,7 +66,8 @@ class _Failure:
 
 
 def _header(record: ConsumerRecord[bytes, bytes], name: str) -> str | None:
-    for key, value in record.headers or ():
+    # Our producer writes traceparent last: search from the end.
+    for key, value in reversed(record.headers or ()):
         if key == name:
             return bytes(value).decode("utf-8", errors="replace")
     return None
@@ -119,6 +120,7 @@ class EventConsumer:
             heartbeat_interval_ms=1000,
             fetch_max_wait_ms=50,
         )
+        self._logical_names: dict[str, str] = {}
         self._started = False
         self._stopping = asyncio.Event()
         self._idle = asyncio.Event()
@@ -182,11 +184,15 @@ class EventConsumer:
         return len(records)
 
     def _logical(self, name: str) -> str:
-        return name[len(self.prefix) :] if self.prefix and name.startswith(self.prefix) else name
+        logical = self._logical_names.get(name)
+        if logical is None:
+            logical = name[len(self.prefix) :] if self.prefix and name.startswith(self.prefix) else name
+            self._logical_names[name] = logical
+        return logical
 
     async def _process(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
         events: list[ReceivedEvent] = []
-        by_event: dict[int, ConsumerRecord[bytes, bytes]] = {}
+        by_offset: dict[tuple[str, int, int], ConsumerRecord[bytes, bytes]] = {}
         failures: list[_Failure] = []
         seen: set[str] = set()
         duplicates: dict[str, int] = {}
@@ -210,7 +216,7 @@ class EventConsumer:
                 offset=record.offset,
                 traceparent=_header(record, "traceparent"),
             )
-            by_event[id(event)] = record
+            by_offset[(logical, record.partition, record.offset)] = record
             events.append(event)
         if self.dedupe is not None and events:
             new_ids = await self.dedupe.filter_new(event.envelope.event_id for event in events)
@@ -224,7 +230,12 @@ class EventConsumer:
         if events:
             handled, failed = await self._handle(events)
             failures.extend(
-                _Failure(by_event[id(event)], event.topic, error, self.max_attempts)
+                _Failure(
+                    by_offset[(event.topic, event.partition, event.offset)],
+                    event.topic,
+                    error,
+                    self.max_attempts,
+                )
                 for event, error in failed
             )
             if handled:
