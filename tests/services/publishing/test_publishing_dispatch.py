@@ -1,10 +1,11 @@
-"""The dispatcher and the outbox on both databases: each target is requested exactly once even with
-concurrent dispatchers, and staged events survive a failed send (re-sent with the same event id)."""
+"""The dispatcher, the outbox and the worker's bookkeeping on both databases: each target is requested
+exactly once even with concurrent dispatchers, staged events survive a failed send (re-sent with the
+same event id), and a worker that crashed after the network took the post never posts it again."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,10 +16,16 @@ from resonanz.publishing.v1.publishing_service_pb2 import CreatePostRequest, Tar
 from resonanz_publishing.dispatcher import Dispatcher
 from resonanz_publishing.models import OutboxRow
 from resonanz_publishing.outbox import OutboxRelay
+from resonanz_publishing.retry import BackoffPolicy
 from resonanz_publishing.store import PostStore
+from resonanz_publishing.targets import TargetLedger
+from resonanz_publishing.worker import PublishWorker
 from resonanz_sdk.db import create_engine, session_factory
 from resonanz_sdk.errors import BrokerError
 from resonanz_sdk.eventbus import EventProducer, Topic, ensure_topics, topic_name
+from resonanz_sdk.manifest import Feature, Manifest, TextRules
+from resonanz_sdk.network import AccountRef, Network, OutgoingPost, PublishedPost
+from resonanz_sdk.plugins import PluginManager, hookimpl
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -124,3 +131,76 @@ async def test_outbox_resends_after_a_failed_send_with_the_same_event_ids(
     finally:
         await consumer.stop()
     assert sorted(received) == sorted(staged)
+
+
+class LedgerNetwork(Network):
+    """A network that remembers posts by idempotency key and counts the publish calls."""
+
+    def __init__(self) -> None:
+        self.posts: dict[str, PublishedPost] = {}
+        self.publish_calls = 0
+
+    @property
+    def manifest(self) -> Manifest:
+        return Manifest(
+            network="net",
+            display_name="Net",
+            features=frozenset({Feature.PUBLISH, Feature.LOOKUP_PUBLISHED}),
+            text=TextRules(max_length=100),
+        )
+
+    async def publish(self, account: AccountRef, post: OutgoingPost) -> PublishedPost:
+        self.publish_calls += 1
+        published = PublishedPost(f"x{len(self.posts)}", "https://net.example/x", datetime.now(UTC))
+        self.posts[post.idempotency_key] = published
+        return published
+
+    async def find_published(self, account: AccountRef, idempotency_key: str) -> PublishedPost | None:
+        return self.posts.get(idempotency_key)
+
+
+class _Plugin:
+    def __init__(self, network: Network) -> None:
+        self.network = network
+
+    @hookimpl
+    def register_networks(self, register: Callable[[Network], None]) -> None:
+        register(self.network)
+
+
+async def test_worker_crash_after_publish_does_not_publish_again(engine: AsyncEngine) -> None:
+    """A worker marked the target PUBLISHING, the network took the post, then the worker died before
+    recording it. The redelivered request finds the post through find_published instead of posting again."""
+    store = PostStore(engine)
+    (post_id,) = await make_posts(store, 1, 1)
+    await Dispatcher(engine).dispatch_once()
+    (row,) = await outbox(engine)
+    request = EventEnvelope.FromString(row.envelope).publish_requested
+
+    network = LedgerNetwork()
+    plugins = PluginManager(allowed=[])
+    plugins.register(_Plugin(network), name="net-plugin")
+    ledger = TargetLedger(engine)
+    # The crashed attempt: marked PUBLISHING, published on the network, never recorded.
+    start = await ledger.begin_attempt("acme", post_id, "net", "@a0")
+    assert start is not None
+    assert start.attempts == 1
+    await network.publish(AccountRef("net", "@a0"), OutgoingPost(request.text, request.idempotency_key))
+
+    worker = PublishWorker(ledger, plugins, BackoffPolicy(3, 0.01, 0.05))
+    assert await worker.process("acme", request) == "published"
+    assert await worker.process("acme", request) == "duplicate"
+    assert network.publish_calls == 1
+    post = await store.get_post("acme", post_id)
+    assert post.status == PostStatus.POST_STATUS_PUBLISHED
+    assert post.targets[0].attempts == 2
+    assert post.targets[0].external_id == network.posts[request.idempotency_key].external_id
+    # The result is staged for publish.results in the same transaction.
+    results = [r for r in await outbox(engine) if r.topic == Topic.PUBLISH_RESULTS.value]
+    assert len(results) == 1
+    assert (
+        EventEnvelope.FromString(results[0].envelope).publish_result.status
+        == TargetStatus.TARGET_STATUS_PUBLISHED
+    )
+    # Another tenant's request for the same ids touches nothing.
+    assert await worker.process("globex", request) == "unknown_target"
