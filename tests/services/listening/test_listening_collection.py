@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import grpc.aio
 import pytest
-from conftest import RawTopicReader, ScriptedNetwork, eventually, plugin_manager
+from listening_helpers import RawTopicReader, ScriptedNetwork, eventually, plugin_manager
 from prometheus_client import REGISTRY
 from resonanz.events.v1.events_pb2 import EventEnvelope
 from resonanz.listening.v1 import listening_service_pb2 as pb
