@@ -132,3 +132,26 @@ async def test_one_plugin_may_register_several_networks_and_all_are_closed() -> 
     await pm.aclose()
     assert a.closed
     assert b.closed
+
+
+def test_a_plugin_whose_hook_fails_leaves_nothing_behind() -> None:
+    pm = PluginManager.from_setting("")
+    with pytest.raises(PluginError):
+        pm.register(Provides(TinyNetwork("first"), "not a network"), name="half")
+    assert pm.plugin_names() == []
+    assert pm.networks == {}
+    pm.register(Provides(TinyNetwork("first")), name="whole")
+    assert list(pm.networks) == ["first"]
+
+
+def test_an_exception_in_a_hook_is_wrapped_with_the_plugin_name() -> None:
+    class Crashes:
+        @hookimpl
+        def register_networks(self, register: Callable[[object], None]) -> None:
+            raise RuntimeError("no config")
+
+    pm = PluginManager.from_setting("")
+    with pytest.raises(PluginError, match="no config") as caught:
+        pm.register(Crashes(), name="crashy")
+    assert caught.value.plugin == "crashy"
+    assert pm.plugin_names() == []

@@ -45,7 +45,9 @@ class ScaledClock:
     """Real time, sped up: ``speed`` simulated seconds pass per real second, starting at ``start``.
 
     ``start`` defaults to the wall-clock time when the clock is created, so at speed 1 simulated
-    timestamps are real timestamps.
+    timestamps are real timestamps. At other speeds the network shows the outside world wall-clock
+    timestamps (:meth:`to_wall`): the simulation runs faster, but nothing it reports lies in the future,
+    so time windows of the services downstream see it as happening now.
     """
 
     def __init__(self, speed: float = 1.0, start: datetime | None = None) -> None:
@@ -57,3 +59,11 @@ class ScaledClock:
 
     def now(self) -> datetime:
         return self._start + timedelta(seconds=(time.monotonic() - self._origin) * self.speed)
+
+    def to_wall(self, simulated: datetime) -> datetime:
+        """The wall-clock time at which the simulation reached ``simulated``."""
+        return self._start + (simulated.astimezone(UTC) - self._start) / self.speed
+
+    def to_simulated(self, wall: datetime) -> datetime:
+        """The simulated time at wall-clock time ``wall`` (inverse of :meth:`to_wall`)."""
+        return self._start + (wall.astimezone(UTC) - self._start) * self.speed

@@ -96,6 +96,17 @@ def decode_cursor(cursor: str) -> int:
         raise PermanentNetworkError(NAME, f"invalid search cursor {cursor!r}") from None
 
 
+def _to_wall(world: SimulatedWorld, simulated: datetime) -> datetime:
+    """Simulated time as the outside world sees it (identity for clocks that run at wall speed)."""
+    convert = getattr(world.clock, "to_wall", None)
+    return simulated if convert is None else convert(simulated)  # type: ignore[no-any-return]
+
+
+def _to_simulated(world: SimulatedWorld, wall: datetime) -> datetime:
+    convert = getattr(world.clock, "to_simulated", None)
+    return wall if convert is None else convert(wall)  # type: ignore[no-any-return]
+
+
 class SimulatedNetwork(Network):
     """The simulated network.
 
@@ -177,7 +188,7 @@ class SimulatedNetwork(Network):
         return PublishedPost(
             external_id=external_id,
             url=f"https://simulated.resonanz.invalid/@{handle}/{external_id}",
-            published_at=datetime.fromtimestamp(created, UTC),
+            published_at=_to_wall(world, datetime.fromtimestamp(created, UTC)),
         )
 
     async def publish(self, account: AccountRef, post: OutgoingPost) -> PublishedPost:
@@ -238,7 +249,11 @@ class SimulatedNetwork(Network):
             after = None
         world.remember_terms(terms)
         posts = world.search(
-            terms, after_seq=after, limit=limit, languages=request.languages, since=request.since
+            terms,
+            after_seq=after,
+            limit=limit,
+            languages=request.languages,
+            since=None if request.since is None else _to_simulated(world, request.since),
         )
         if not posts:
             return SearchPage(mentions=(), next_cursor=request.cursor)
@@ -260,7 +275,7 @@ class SimulatedNetwork(Network):
                 verified=author.verified,
             ),
             text=post.text,
-            published_at=post.published_at,
+            published_at=_to_wall(world, post.published_at),
             language=post.language,
             in_reply_to=post.in_reply_to,
             reshare_of=post.reshare_of,

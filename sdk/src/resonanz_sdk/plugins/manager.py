@@ -57,7 +57,9 @@ class PluginManager:
         if self._allowed is not None:
             missing = self._allowed - found - set(self.plugin_names())
             if missing:
-                raise PluginError(", ".join(sorted(missing)), "is listed in RESONANZ_PLUGINS but not installed")
+                raise PluginError(
+                    ", ".join(sorted(missing)), "is listed in RESONANZ_PLUGINS but not installed"
+                )
 
     def register(self, plugin: ModuleType | object, *, name: str) -> None:
         """Register a plugin object directly (built-ins and tests) and collect its networks."""
@@ -67,13 +69,23 @@ class PluginManager:
         except pluggy.PluginValidationError as exc:
             self._pm.unregister(plugin)
             raise PluginError(name, str(exc)) from exc
-        # Call only this plugin's implementation, so what it registers is attributed to it.
-        for impl in self._pm.hook.register_networks.get_hookimpls():
-            if impl.plugin_name == name:
-                impl.function(register=lambda network: self._add(name, network))
+        # Call only this plugin's implementation, so what it registers is attributed to it; a plugin
+        # whose hook fails leaves nothing behind.
+        added: list[str] = []
+        try:
+            for impl in self._pm.hook.register_networks.get_hookimpls():
+                if impl.plugin_name == name:
+                    impl.function(register=lambda network: added.append(self._add(name, network)))
+        except Exception as exc:
+            for key in added:
+                del self._networks[key], self._owner[key]
+            self._pm.unregister(plugin)
+            if isinstance(exc, PluginError):
+                raise
+            raise PluginError(name, f"register_networks failed: {exc}") from exc
         log.info("loaded network plugin %s", name)
 
-    def _add(self, plugin: str, network: object) -> None:
+    def _add(self, plugin: str, network: object) -> str:
         if not isinstance(network, Network):
             raise PluginError(plugin, f"registered {type(network).__name__}, which is not a Network")
         key = network.manifest.network
@@ -81,6 +93,7 @@ class PluginManager:
             raise PluginError(plugin, f"network {key!r} is already registered by plugin {self._owner[key]!r}")
         self._networks[key] = network
         self._owner[key] = plugin
+        return key
 
     def plugin_names(self) -> list[str]:
         return sorted(name for name, _ in self._pm.list_name_plugin())
