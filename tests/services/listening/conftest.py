@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 import grpc.aio
 import pytest
@@ -12,6 +13,9 @@ from listening_helpers import RawTopicReader, ScriptedNetwork, plugin_manager
 from resonanz.listening.v1.listening_service_pb2_grpc import ListeningServiceStub
 from resonanz_listening.app import ListeningApp
 from resonanz_sdk.settings import Settings
+
+if TYPE_CHECKING:
+    from resonanz.listening.v1.listening_service_pb2_grpc import ListeningServiceAsyncStub
 
 
 @pytest.fixture
@@ -43,7 +47,7 @@ async def app(settings: Settings, network: ScriptedNetwork) -> AsyncIterator[Lis
 
 
 @pytest.fixture
-async def stub(app: ListeningApp) -> AsyncIterator[ListeningServiceStub]:
+async def stub(app: ListeningApp) -> AsyncIterator[ListeningServiceAsyncStub]:
     async with grpc.aio.insecure_channel(f"127.0.0.1:{app.grpc_port}") as channel:
         yield ListeningServiceStub(channel)
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import grpc
 import grpc.aio
 import pytest
 from resonanz.common.v1.mention_pb2 import QueryRole
 from resonanz.listening.v1 import listening_service_pb2 as pb
-from resonanz.listening.v1.listening_service_pb2_grpc import ListeningServiceStub
 from resonanz_sdk.grpc import field_violations, tenant_metadata
+
+if TYPE_CHECKING:
+    from resonanz.listening.v1.listening_service_pb2_grpc import ListeningServiceAsyncStub
 
 pytestmark = pytest.mark.integration
 
@@ -29,7 +33,7 @@ async def invalid(call: object) -> dict[str, str]:
     return {v.field: v.description for v in field_violations(info.value)}
 
 
-async def test_create_get_list_delete(stub: ListeningServiceStub) -> None:
+async def test_create_get_list_delete(stub: ListeningServiceAsyncStub) -> None:
     created = (
         await stub.CreateQuery(
             create(
@@ -77,7 +81,7 @@ async def test_create_get_list_delete(stub: ListeningServiceStub) -> None:
     assert info.value.code() == grpc.StatusCode.NOT_FOUND
 
 
-async def test_create_query_validation_names_fields_and_positions(stub: ListeningServiceStub) -> None:
+async def test_create_query_validation_names_fields_and_positions(stub: ListeningServiceAsyncStub) -> None:
     violations = await invalid(stub.CreateQuery(create("acme AND (bar) )"), metadata=ACME))
     assert violations == {"expression": "unexpected ')' at position 16"}
 
@@ -108,7 +112,7 @@ async def test_create_query_validation_names_fields_and_positions(stub: Listenin
     await invalid(stub.StreamMentions(pb.StreamMentionsRequest(cursor="garbage"), metadata=ACME).read())
 
 
-async def test_tenant_required_and_isolated(stub: ListeningServiceStub) -> None:
+async def test_tenant_required_and_isolated(stub: ListeningServiceAsyncStub) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await stub.ListQueries(pb.ListQueriesRequest())
     assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 import grpc.aio
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 from listening_helpers import RawTopicReader, ScriptedNetwork, eventually, plugin_manager
 from prometheus_client import REGISTRY
 from resonanz.events.v1.events_pb2 import EventEnvelope
@@ -24,6 +26,9 @@ from resonanz_sdk.db import create_engine, session_factory
 from resonanz_sdk.errors import RateLimitedError
 from resonanz_sdk.grpc import tenant_metadata
 from resonanz_sdk.settings import Settings
+
+if TYPE_CHECKING:
+    from resonanz.listening.v1.listening_service_pb2_grpc import ListeningServiceAsyncStub
 
 pytestmark = pytest.mark.integration
 
@@ -39,17 +44,24 @@ def mention_ids(envelopes: list[EventEnvelope]) -> list[str]:
     return [e.mention_collected.mention.id for e in envelopes]
 
 
-async def add_query(stub: ListeningServiceStub, expression: str, label: str, **fields: object) -> str:
+async def add_query(stub: ListeningServiceAsyncStub, expression: str, label: str, **fields: object) -> str:
     request = pb.CreateQueryRequest(name=label, expression=expression, label=label, **fields)  # type: ignore[arg-type]
     return (await stub.CreateQuery(request, metadata=ACME if "tenant" not in fields else ())).query.id
 
 
 async def search(
-    stub: ListeningServiceStub, text: str = "", *, metadata: object = ACME, **fields: object
+    stub: ListeningServiceAsyncStub, text: str = "", *, metadata: object = ACME, **fields: object
 ) -> list[str]:
     request = pb.SearchMentionsRequest(text=text, **fields)  # type: ignore[arg-type]
     response = await stub.SearchMentions(request, metadata=metadata)  # type: ignore[arg-type]
     return [m.id for m in response.mentions]
+
+
+async def read_one(call: Any, within: float = 5.0) -> pb.StreamMentionsResponse:
+    """The next message of a StreamMentions call; TimeoutError when none comes ``within`` seconds."""
+    message = await asyncio.wait_for(call.read(), within)
+    assert isinstance(message, pb.StreamMentionsResponse)
+    return message
 
 
 async def test_mentions_flow_once_and_survive_a_restart(
@@ -155,7 +167,7 @@ async def test_unsent_outbox_rows_are_sent_at_start_up(
 
 
 async def test_stream_mentions_resumes_from_a_cursor_then_goes_live(
-    stub: ListeningServiceStub, network: ScriptedNetwork
+    stub: ListeningServiceAsyncStub, network: ScriptedNetwork
 ) -> None:
     await add_query(stub, "acme", "Acme")
     for i in range(3):
@@ -167,16 +179,16 @@ async def test_stream_mentions_resumes_from_a_cursor_then_goes_live(
     await eventually(three_stored)
 
     call = stub.StreamMentions(pb.StreamMentionsRequest(), metadata=ACME)
-    first = [await call.read() for _ in range(2)]
+    first = [await read_one(call) for _ in range(2)]
     call.cancel()
     assert [r.mention.id for r in first] == ["scripted:p1", "scripted:p2"]
 
     resumed = stub.StreamMentions(pb.StreamMentionsRequest(cursor=first[-1].cursor), metadata=ACME)
     try:
-        third = await asyncio.wait_for(resumed.read(), 5)
+        third = await read_one(resumed, 5)
         assert third.mention.id == "scripted:p3"
         network.post("acme goes live")
-        live = await asyncio.wait_for(resumed.read(), 10)
+        live = await read_one(resumed, 10)
         assert live.mention.id == "scripted:p4"
         assert live.mention.labels == ["Acme"]
     finally:
@@ -186,21 +198,23 @@ async def test_stream_mentions_resumes_from_a_cursor_then_goes_live(
     for request, expected in [
         (pb.StreamMentionsRequest(networks=["other"]), None),
         (pb.StreamMentionsRequest(labels=["Other"]), None),
-        (pb.StreamMentionsRequest(since={"seconds": 4_000_000_000}), None),
+        (pb.StreamMentionsRequest(since=Timestamp(seconds=4_000_000_000)), None),
         (pb.StreamMentionsRequest(labels=["Acme"], networks=["scripted"]), "scripted:p1"),
     ]:
         filtered = stub.StreamMentions(request, metadata=ACME)
         try:
             if expected is None:
                 with pytest.raises(TimeoutError):
-                    await asyncio.wait_for(filtered.read(), 0.5)
+                    await read_one(filtered, 0.5)
             else:
-                assert (await asyncio.wait_for(filtered.read(), 5)).mention.id == expected
+                assert (await read_one(filtered, 5)).mention.id == expected
         finally:
             filtered.cancel()
 
 
-async def test_mentions_are_walled_per_tenant(stub: ListeningServiceStub, network: ScriptedNetwork) -> None:
+async def test_mentions_are_walled_per_tenant(
+    stub: ListeningServiceAsyncStub, network: ScriptedNetwork
+) -> None:
     acme_query = await add_query(stub, "acme", "Acme")
     request = pb.CreateQueryRequest(name="g", expression="acme OR widget", label="Globex")
     globex_query = (await stub.CreateQuery(request, metadata=GLOBEX)).query.id
@@ -220,15 +234,15 @@ async def test_mentions_are_walled_per_tenant(stub: ListeningServiceStub, networ
 
     call = stub.StreamMentions(pb.StreamMentionsRequest(), metadata=ACME)
     try:
-        assert (await call.read()).mention.id == "scripted:p1"
+        assert (await read_one(call)).mention.id == "scripted:p1"
         with pytest.raises(TimeoutError):
-            await asyncio.wait_for(call.read(), 0.5)  # globex's p2 never reaches acme
+            await read_one(call, 0.5)  # globex's p2 never reaches acme
     finally:
         call.cancel()
 
 
 async def test_rate_limited_network_backs_off_and_keeps_the_cursor(
-    stub: ListeningServiceStub, network: ScriptedNetwork
+    stub: ListeningServiceAsyncStub, network: ScriptedNetwork
 ) -> None:
     await add_query(stub, "acme", "Acme")
     network.post("acme one")
