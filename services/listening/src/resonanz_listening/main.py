@@ -8,6 +8,7 @@ import logging
 import signal
 
 from resonanz_sdk.errors import ConfigurationError
+from resonanz_sdk.logs import configure_logging
 from resonanz_sdk.metrics import start_metrics_server
 from resonanz_sdk.plugins import PluginManager
 from resonanz_sdk.settings import Settings
@@ -52,16 +53,8 @@ def main(argv: list[str] | None = None) -> None:
     settings = Settings()
     if args.port is not None:
         settings = settings.model_copy(update={"listening_port": args.port})
-    _configure_logging(settings)
+    configure_logging(settings.log_level, json=settings.log_json)
     try:
         asyncio.run(serve(settings))
     except ConfigurationError as exc:
         raise SystemExit(f"resonanz-listening: {exc}") from None
-
-
-def _configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    for noisy in ("aiokafka", "sqlalchemy.engine"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
