@@ -4,7 +4,8 @@ Starts its own embedded Tansu broker, builds N MentionCollected envelopes once, 
 
 * plain: ``AIOKafkaProducer`` sends the serialized bytes (send all, then await the acks);
   ``AIOKafkaConsumer`` in a group takes them with ``getmany`` and commits after each batch
-  (no decoding: the floor the bus cannot beat).
+  (no decoding: the floor the bus cannot beat). ``plain+decode`` also runs
+  ``EventEnvelope.FromString`` on each record, the least any protobuf consumer must do.
 * eventbus: ``EventProducer.publish_many`` with the same envelopes (headers, traceparent);
   ``EventConsumer`` decodes each record, validates it, runs a batch handler, commits.
 * eventbus+dedupe: the same, with an ``InMemoryProcessedEvents`` store.
@@ -65,7 +66,9 @@ def make_envelopes(n: int) -> list[tuple[str, EventEnvelope]]:
     return items
 
 
-async def plain_run(bootstrap: str, prefix: str, items: Sequence[tuple[str, EventEnvelope]]) -> Result:
+async def plain_run(
+    bootstrap: str, prefix: str, items: Sequence[tuple[str, EventEnvelope]], *, decode: bool = False
+) -> Result:
     name = prefix + TOPIC
     payloads = [(key.encode(), envelope.SerializeToString()) for key, envelope in items]
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
@@ -97,6 +100,10 @@ async def plain_run(bootstrap: str, prefix: str, items: Sequence[tuple[str, Even
             if not count:
                 first = time.perf_counter()
             count += sum(len(records) for records in fetched.values())
+            if decode:
+                for records in fetched.values():
+                    for record in records:
+                        EventEnvelope.FromString(record.value or b"")
             await consumer.commit({tp: records[-1].offset + 1 for tp, records in fetched.items()})
         consume = time.perf_counter() - first
     finally:
@@ -147,6 +154,7 @@ async def bench(bootstrap: str, n: int, runs: int) -> None:
     print(f"{n} envelopes of ~{size:.0f} bytes, {runs} runs, Tansu on loopback")
     paths: dict[str, Callable[[str], Awaitable[Result]]] = {
         "plain aiokafka": lambda prefix: plain_run(bootstrap, prefix, items),
+        "plain+decode": lambda prefix: plain_run(bootstrap, prefix, items, decode=True),
         "eventbus": lambda prefix: eventbus_run(bootstrap, prefix, items, dedupe=False),
         "eventbus+dedupe": lambda prefix: eventbus_run(bootstrap, prefix, items, dedupe=True),
     }

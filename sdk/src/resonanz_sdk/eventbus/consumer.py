@@ -69,7 +69,8 @@ def _header(record: ConsumerRecord[bytes, bytes], name: str) -> str | None:
     # Our producer writes traceparent last: search from the end.
     for key, value in reversed(record.headers or ()):
         if key == name:
-            return bytes(value).decode("utf-8", errors="replace")
+            text: str = value.decode("utf-8", errors="replace")
+            return text
     return None
 
 
