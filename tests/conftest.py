@@ -15,8 +15,8 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import asyncpg
 import pytest
-
 from resonanz_sdk.broker import EmbeddedBroker
 
 POSTGRES_ADMIN_DSN = os.environ.get("RESONANZ_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -38,8 +38,6 @@ def topic_prefix() -> str:
 
 
 async def _create_postgres_database() -> tuple[str, str]:
-    import asyncpg
-
     name = f"resonanz_test_{uuid.uuid4().hex[:12]}"
     conn = await asyncpg.connect(POSTGRES_ADMIN_DSN)
     try:
@@ -51,8 +49,6 @@ async def _create_postgres_database() -> tuple[str, str]:
 
 
 async def _drop_postgres_database(name: str) -> None:
-    import asyncpg
-
     conn = await asyncpg.connect(POSTGRES_ADMIN_DSN)
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -22,7 +22,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-
 from resonanz_embedded.platform import EmbeddedPlatform
 from resonanz_sdk.settings import Settings
 
@@ -55,7 +54,7 @@ async def platform(
         yield running
 
 
-async def resonanz(platform: EmbeddedPlatform, *args: str, timeout: float = 60.0) -> str:
+async def resonanz(platform: EmbeddedPlatform, *args: str, limit_s: float = 60.0) -> str:
     """Run the real ``resonanz`` console script against the running platform; return its stdout."""
     ports = platform.ports()
     env = {
@@ -70,8 +69,11 @@ async def resonanz(platform: EmbeddedPlatform, *args: str, timeout: float = 60.0
     proc = await asyncio.create_subprocess_exec(
         CLI, *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
-    out, err = await asyncio.wait_for(proc.communicate(), timeout)
-    assert proc.returncode == 0, f"resonanz {' '.join(args)} failed ({proc.returncode}):\n{out.decode()}\n{err.decode()}"
+    out, err = await asyncio.wait_for(proc.communicate(), limit_s)
+    command = " ".join(args)
+    assert proc.returncode == 0, (
+        f"resonanz {command} failed ({proc.returncode}):\n{out.decode()}\n{err.decode()}"
+    )
     return out.decode()
 
 
@@ -83,9 +85,12 @@ async def test_post_published_mentions_collected_and_scored(platform: EmbeddedPl
 
     out = await resonanz(
         platform,
-        "posts", "create",
-        "--text", "Hallo Welt! Unser neues Produkt ist da #launch",
-        "--target", "simulated:@resonanz",
+        "posts",
+        "create",
+        "--text",
+        "Hallo Welt! Unser neues Produkt ist da #launch",
+        "--target",
+        "simulated:@resonanz",
         "--watch",
     )
     assert "PUBLISHED" in out.upper()
@@ -94,7 +99,7 @@ async def test_post_published_mentions_collected_and_scored(platform: EmbeddedPl
     out = await resonanz(platform, "posts", "list")
     assert "Hallo Welt" in out
 
-    out = await resonanz(platform, "mentions", "tail", "--label", "Resonanz", "--limit", "5", timeout=90)
+    out = await resonanz(platform, "mentions", "tail", "--label", "Resonanz", "--limit", "5", limit_s=90)
     assert out.lower().count("simulated") >= 5 or len(re.findall(r"@\w+", out)) >= 5
 
     # Scores are materialised asynchronously from mentions.scored: poll until they show up.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from resonanz_sdk.manifest import TextCounting, TextRules
 from resonanz_sdk.text import count_text
 

@@ -6,14 +6,14 @@ import asyncio
 import signal
 import sys
 
-from rich.console import Console
-from rich.panel import Panel
-
-from resonanz_embedded.platform import EmbeddedPlatform
 from resonanz_sdk.errors import ResonanzError
 from resonanz_sdk.logs import configure_logging
 from resonanz_sdk.metrics import start_metrics_server
 from resonanz_sdk.settings import Settings
+from rich.console import Console
+from rich.panel import Panel
+
+from resonanz_embedded.platform import EmbeddedPlatform
 
 console = Console(stderr=True)
 

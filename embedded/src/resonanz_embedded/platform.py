@@ -61,8 +61,11 @@ class EmbeddedPlatform:
         log.info("network plugins: %s", ", ".join(self.plugins.networks) or "none")
 
         # Consumers first (scoring, listening), producers of their input last (publishing).
-        for app in (ScoringApp(self.settings, self.plugins), ListeningApp(self.settings, self.plugins),
-                    PublishingApp(self.settings, self.plugins)):
+        for app in (
+            ScoringApp(self.settings, self.plugins),
+            ListeningApp(self.settings, self.plugins),
+            PublishingApp(self.settings, self.plugins),
+        ):
             await app.start()
             self._stack.push_async_callback(app.stop)
             self.apps.append(app)

@@ -177,5 +177,5 @@ class Network(ABC):
         """New credentials after an :class:`AuthenticationFailedError`; default: the same ones."""
         return account.credentials
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # noqa: B027 - optional hook: most networks hold nothing to release
         """Release connections; called once at shutdown."""

@@ -54,7 +54,9 @@ class Settings(BaseSettings):
     publish_backoff_base_seconds: float = Field(
         default=1.0, gt=0, description="First retry delay of a publish; doubles per attempt (with jitter)."
     )
-    publish_backoff_max_seconds: float = Field(default=60.0, gt=0, description="Cap of one publish retry delay.")
+    publish_backoff_max_seconds: float = Field(
+        default=60.0, gt=0, description="Cap of one publish retry delay."
+    )
     watch_poll_interval_seconds: float = Field(
         default=2.0, gt=0, description="WatchPost re-reads the post this often (changes from other replicas)."
     )

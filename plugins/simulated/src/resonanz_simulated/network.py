@@ -99,12 +99,12 @@ def decode_cursor(cursor: str) -> int:
 def _to_wall(world: SimulatedWorld, simulated: datetime) -> datetime:
     """Simulated time as the outside world sees it (identity for clocks that run at wall speed)."""
     convert = getattr(world.clock, "to_wall", None)
-    return simulated if convert is None else convert(simulated)  # type: ignore[no-any-return]
+    return simulated if convert is None else convert(simulated)
 
 
 def _to_simulated(world: SimulatedWorld, wall: datetime) -> datetime:
     convert = getattr(world.clock, "to_simulated", None)
-    return wall if convert is None else convert(wall)  # type: ignore[no-any-return]
+    return wall if convert is None else convert(wall)
 
 
 class SimulatedNetwork(Network):
