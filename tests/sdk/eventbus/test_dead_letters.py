@@ -7,7 +7,16 @@ import uuid
 from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
-from conftest import TOPIC, Collector, dlq, headers_of, mention_envelope, read_all, running, wait_until
+from eventbus_helpers import (
+    TOPIC,
+    Collector,
+    dlq,
+    headers_of,
+    mention_envelope,
+    read_all,
+    running,
+    wait_until,
+)
 from resonanz.events.v1.events_pb2 import EventEnvelope
 from resonanz_sdk import metrics
 from resonanz_sdk.eventbus import EventConsumer, EventProducer, InMemoryProcessedEvents, ReceivedEvent

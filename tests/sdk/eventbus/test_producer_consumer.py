@@ -7,7 +7,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 
-from conftest import TOPIC, Collector, mention_envelope, running, wait_until
+from eventbus_helpers import TOPIC, Collector, mention_envelope, running, wait_until
 from resonanz.events.v1.events_pb2 import MentionCollected
 from resonanz_sdk import metrics
 from resonanz_sdk.eventbus import (
