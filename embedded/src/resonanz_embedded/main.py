@@ -11,7 +11,6 @@ from resonanz_sdk.logs import configure_logging
 from resonanz_sdk.metrics import start_metrics_server
 from resonanz_sdk.settings import Settings
 from rich.console import Console
-from rich.panel import Panel
 
 from resonanz_embedded.platform import EmbeddedPlatform
 
@@ -32,7 +31,7 @@ def next_steps(platform: EmbeddedPlatform) -> str:
         env = " ".join(f"RESONANZ_{name.upper()}_ADDR={host}:{port}" for name, port in sorted(moved.items()))
         env = f"export {env}\n\n"
     return (
-        f"[bold]Resonanz is running[/bold] (broker {platform.kafka_bootstrap}, "
+        f"\n[bold green]Resonanz is running[/bold green] (broker {platform.kafka_bootstrap}, "
         f"gRPC {', '.join(f'{n} {host}:{p}' for n, p in sorted(ports.items()))}).\n\n"
         "In another terminal (`source .venv/bin/activate` first):\n\n"
         f"{env}"
@@ -53,7 +52,8 @@ async def serve(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     async with EmbeddedPlatform(settings) as platform:
         start_metrics_server(settings.metrics_port)
-        console.print(Panel(next_steps(platform), title="resonanz-embedded", expand=False))
+        # soft_wrap: the commands stay on one line each, so they can be copied as they are.
+        console.print(next_steps(platform), soft_wrap=True)
         await stop.wait()
         console.print("stopping…")
 
