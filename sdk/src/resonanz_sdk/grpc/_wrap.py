@@ -10,14 +10,14 @@ alike (a streaming behaviour may be an async generator or a coroutine writing wi
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import grpc
 import grpc.aio
 
-__all__ = ["Scope", "split_method", "wrap_handler"]
+__all__ = ["Scope", "ScopedInterceptor", "split_method", "wrap_handler"]
 
 #: Builds the scope of one call from the full method name ("/pkg.Service/Method") and its context.
 Scope = Callable[[str, grpc.aio.ServicerContext[Any, Any]], AbstractAsyncContextManager[None]]
@@ -72,3 +72,20 @@ def wrap_handler(
             _wrap_behaviour(handler.stream_stream, method, scope), deserializer, serializer
         )
     return handler
+
+
+class ScopedInterceptor(grpc.aio.ServerInterceptor):
+    """A server interceptor that runs every call of every method inside ``scope``."""
+
+    def __init__(self, scope: Scope) -> None:
+        self._scope = scope
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return None
+        return wrap_handler(handler, handler_call_details.method, self._scope)

@@ -8,7 +8,7 @@ made current around each handler by :class:`TraceContextInterceptor` (a new trac
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -16,7 +16,7 @@ import grpc
 import grpc.aio
 
 from resonanz_sdk.errors import UnauthenticatedError, ValidationError
-from resonanz_sdk.grpc._wrap import wrap_handler
+from resonanz_sdk.grpc._wrap import ScopedInterceptor
 from resonanz_sdk.tracing import (
     child_traceparent,
     current_traceparent,
@@ -99,15 +99,8 @@ async def _trace_scope(method: str, context: grpc.aio.ServicerContext[Any, Any])
         yield
 
 
-class TraceContextInterceptor(grpc.aio.ServerInterceptor):
+class TraceContextInterceptor(ScopedInterceptor):
     """Runs each handler with a traceparent current: a child of the caller's, or a new trace."""
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        handler = await continuation(handler_call_details)
-        if handler is None:
-            return None
-        return wrap_handler(handler, handler_call_details.method, _trace_scope)
+    def __init__(self) -> None:
+        super().__init__(_trace_scope)

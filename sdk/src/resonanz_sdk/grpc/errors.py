@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -45,7 +45,7 @@ from google.rpc import (  # type: ignore[import-untyped,unused-ignore]  # no stu
 from grpc_status import rpc_status
 
 from resonanz_sdk import errors
-from resonanz_sdk.grpc._wrap import wrap_handler
+from resonanz_sdk.grpc._wrap import ScopedInterceptor
 
 __all__ = [
     "ERROR_DOMAIN",
@@ -136,18 +136,11 @@ async def _error_scope(method: str, context: grpc.aio.ServicerContext[Any, Any])
         await context.abort_with_status(rpc_status.to_status(status))
 
 
-class ErrorInterceptor(grpc.aio.ServerInterceptor):
+class ErrorInterceptor(ScopedInterceptor):
     """Answers handler exceptions with the mapped status (see the module docstring)."""
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        handler = await continuation(handler_call_details)
-        if handler is None:
-            return None
-        return wrap_handler(handler, handler_call_details.method, _error_scope)
+    def __init__(self) -> None:
+        super().__init__(_error_scope)
 
 
 def rich_status(rpc_error: grpc.RpcError) -> status_pb2.Status | None:

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import grpc
 import grpc.aio
 
-from resonanz_sdk.grpc._wrap import split_method, wrap_handler
+from resonanz_sdk.grpc._wrap import ScopedInterceptor, split_method
 from resonanz_sdk.metrics import RPC_LATENCY, RPC_REQUESTS
 
 __all__ = ["MetricsInterceptor"]
@@ -57,15 +57,8 @@ async def _metrics_scope(
         RPC_LATENCY.labels(service, method).observe(time.perf_counter() - started)
 
 
-class MetricsInterceptor(grpc.aio.ServerInterceptor):
+class MetricsInterceptor(ScopedInterceptor):
     """Counts calls by service, method and status code and observes their latency."""
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        handler = await continuation(handler_call_details)
-        if handler is None:
-            return None
-        return wrap_handler(handler, handler_call_details.method, _metrics_scope)
+    def __init__(self) -> None:
+        super().__init__(_metrics_scope)
