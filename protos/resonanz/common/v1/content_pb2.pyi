@@ -100,6 +100,27 @@ MEDIA_TYPE_VIDEO: MediaType.ValueType  # 2
 MEDIA_TYPE_GIF: MediaType.ValueType  # 3
 Global___MediaType: _TypeAlias = MediaType  # noqa: Y015
 
+class _AccountStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _AccountStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AccountStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ACCOUNT_STATUS_UNSPECIFIED: _AccountStatus.ValueType  # 0
+    ACCOUNT_STATUS_CONNECTED: _AccountStatus.ValueType  # 1
+    ACCOUNT_STATUS_NEEDS_REAUTH: _AccountStatus.ValueType  # 2
+    """The network refused the credentials and refreshing them failed: reconnect the account."""
+    ACCOUNT_STATUS_DISCONNECTED: _AccountStatus.ValueType  # 3
+
+class AccountStatus(_AccountStatus, metaclass=_AccountStatusEnumTypeWrapper): ...
+
+ACCOUNT_STATUS_UNSPECIFIED: AccountStatus.ValueType  # 0
+ACCOUNT_STATUS_CONNECTED: AccountStatus.ValueType  # 1
+ACCOUNT_STATUS_NEEDS_REAUTH: AccountStatus.ValueType  # 2
+"""The network refused the credentials and refreshing them failed: reconnect the account."""
+ACCOUNT_STATUS_DISCONNECTED: AccountStatus.ValueType  # 3
+Global___AccountStatus: _TypeAlias = AccountStatus  # noqa: Y015
+
 @_typing.final
 class MediaItem(_message.Message):
     """An image, video or GIF attached to a post or seen in a mention."""
@@ -188,6 +209,9 @@ class PostTarget(_message.Message):
     ERROR_FIELD_NUMBER: _builtins.int
     ATTEMPTS_FIELD_NUMBER: _builtins.int
     PUBLISHED_AT_FIELD_NUMBER: _builtins.int
+    SCHEDULED_AT_FIELD_NUMBER: _builtins.int
+    NEXT_ATTEMPT_AT_FIELD_NUMBER: _builtins.int
+    DELETED_AT_FIELD_NUMBER: _builtins.int
     network: _builtins.str
     account: _builtins.str
     """The account's handle on that network, e.g. "@acme"."""
@@ -199,6 +223,18 @@ class PostTarget(_message.Message):
     attempts: _builtins.int
     @_builtins.property
     def published_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def scheduled_at(self) -> _timestamp_pb2.Timestamp:
+        """When this target falls due: the post's time, or the account's next free queue slot."""
+
+    @_builtins.property
+    def next_attempt_at(self) -> _timestamp_pb2.Timestamp:
+        """Set while a transient failure waits for its retry (backoff or the network's Retry-After)."""
+
+    @_builtins.property
+    def deleted_at(self) -> _timestamp_pb2.Timestamp:
+        """Set when the published post was deleted from the network again."""
+
     def __init__(
         self,
         *,
@@ -210,14 +246,85 @@ class PostTarget(_message.Message):
         error: _builtins.str = ...,
         attempts: _builtins.int = ...,
         published_at: _timestamp_pb2.Timestamp | None = ...,
+        scheduled_at: _timestamp_pb2.Timestamp | None = ...,
+        next_attempt_at: _timestamp_pb2.Timestamp | None = ...,
+        deleted_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["published_at", b"published_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["deleted_at", b"deleted_at", "next_attempt_at", b"next_attempt_at", "published_at", b"published_at", "scheduled_at", b"scheduled_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "attempts", b"attempts", "error", b"error", "external_id", b"external_id", "network", b"network", "published_at", b"published_at", "status", b"status", "url", b"url"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "attempts", b"attempts", "deleted_at", b"deleted_at", "error", b"error", "external_id", b"external_id", "network", b"network", "next_attempt_at", b"next_attempt_at", "published_at", b"published_at", "scheduled_at", b"scheduled_at", "status", b"status", "url", b"url"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___PostTarget: _TypeAlias = PostTarget  # noqa: Y015
+
+@_typing.final
+class UtmParameters(_message.Message):
+    """Campaign-tracking parameters added to every http(s) link of a post's text.
+    Empty fields take defaults: source = the network's name, medium = "social",
+    campaign = the post's campaign name. Parameters already in a link are kept as they are.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SOURCE_FIELD_NUMBER: _builtins.int
+    MEDIUM_FIELD_NUMBER: _builtins.int
+    CAMPAIGN_FIELD_NUMBER: _builtins.int
+    TERM_FIELD_NUMBER: _builtins.int
+    CONTENT_FIELD_NUMBER: _builtins.int
+    source: _builtins.str
+    medium: _builtins.str
+    campaign: _builtins.str
+    term: _builtins.str
+    content: _builtins.str
+    def __init__(
+        self,
+        *,
+        source: _builtins.str = ...,
+        medium: _builtins.str = ...,
+        campaign: _builtins.str = ...,
+        term: _builtins.str = ...,
+        content: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign", b"campaign", "content", b"content", "medium", b"medium", "source", b"source", "term", b"term"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UtmParameters: _TypeAlias = UtmParameters  # noqa: Y015
+
+@_typing.final
+class Approval(_message.Message):
+    """One approver's decision on one step of a post's review."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STEP_FIELD_NUMBER: _builtins.int
+    APPROVER_FIELD_NUMBER: _builtins.int
+    APPROVED_AT_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    step: _builtins.int
+    """0-based index into the workspace's approval policy steps."""
+    approver: _builtins.str
+    note: _builtins.str
+    @_builtins.property
+    def approved_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        step: _builtins.int = ...,
+        approver: _builtins.str = ...,
+        approved_at: _timestamp_pb2.Timestamp | None = ...,
+        note: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["approved_at", b"approved_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["approved_at", b"approved_at", "approver", b"approver", "note", b"note", "step", b"step"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Approval: _TypeAlias = Approval  # noqa: Y015
 
 @_typing.final
 class Post(_message.Message):
@@ -236,12 +343,23 @@ class Post(_message.Message):
     CREATED_AT_FIELD_NUMBER: _builtins.int
     UPDATED_AT_FIELD_NUMBER: _builtins.int
     IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    UTM_FIELD_NUMBER: _builtins.int
+    CREATED_BY_FIELD_NUMBER: _builtins.int
+    APPROVALS_FIELD_NUMBER: _builtins.int
+    APPROVAL_STEPS_FIELD_NUMBER: _builtins.int
+    IN_REPLY_TO_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     tenant: _builtins.str
     text: _builtins.str
     campaign_id: _builtins.str
     status: Global___PostStatus.ValueType
     idempotency_key: _builtins.str
+    created_by: _builtins.str
+    """Who created the post (the x-resonanz-actor of CreatePost)."""
+    approval_steps: _builtins.int
+    """Number of approval steps the post needs in total, from the policy when it was submitted."""
+    in_reply_to: _builtins.str
+    """External id of the post or mention this post replies to (replies have exactly one target)."""
     @_builtins.property
     def media(self) -> _containers.RepeatedCompositeFieldContainer[Global___MediaItem]: ...
     @_builtins.property
@@ -256,6 +374,12 @@ class Post(_message.Message):
     def created_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def updated_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def utm(self) -> Global___UtmParameters: ...
+    @_builtins.property
+    def approvals(self) -> _containers.RepeatedCompositeFieldContainer[Global___Approval]:
+        """Approvals collected in the current review round (reset when the post is edited or rejected)."""
+
     def __init__(
         self,
         *,
@@ -272,10 +396,15 @@ class Post(_message.Message):
         created_at: _timestamp_pb2.Timestamp | None = ...,
         updated_at: _timestamp_pb2.Timestamp | None = ...,
         idempotency_key: _builtins.str = ...,
+        utm: Global___UtmParameters | None = ...,
+        created_by: _builtins.str = ...,
+        approvals: _abc.Iterable[Global___Approval] | None = ...,
+        approval_steps: _builtins.int = ...,
+        in_reply_to: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "scheduled_at", b"scheduled_at", "updated_at", b"updated_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "scheduled_at", b"scheduled_at", "updated_at", b"updated_at", "utm", b"utm"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign_id", b"campaign_id", "created_at", b"created_at", "id", b"id", "idempotency_key", b"idempotency_key", "labels", b"labels", "media", b"media", "scheduled_at", b"scheduled_at", "status", b"status", "targets", b"targets", "tenant", b"tenant", "text", b"text", "updated_at", b"updated_at", "variants", b"variants"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["approval_steps", b"approval_steps", "approvals", b"approvals", "campaign_id", b"campaign_id", "created_at", b"created_at", "created_by", b"created_by", "id", b"id", "idempotency_key", b"idempotency_key", "in_reply_to", b"in_reply_to", "labels", b"labels", "media", b"media", "scheduled_at", b"scheduled_at", "status", b"status", "targets", b"targets", "tenant", b"tenant", "text", b"text", "updated_at", b"updated_at", "utm", b"utm", "variants", b"variants"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -292,9 +421,13 @@ class Campaign(_message.Message):
     LINKS_FIELD_NUMBER: _builtins.int
     STARTS_AT_FIELD_NUMBER: _builtins.int
     ENDS_AT_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    UTM_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     tenant: _builtins.str
     name: _builtins.str
+    description: _builtins.str
     @_builtins.property
     def hashtags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -303,6 +436,12 @@ class Campaign(_message.Message):
     def starts_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def ends_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def utm(self) -> Global___UtmParameters:
+        """Defaults for the UTM parameters of the campaign's posts (a post's own values win)."""
+
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
         self,
         *,
@@ -313,10 +452,13 @@ class Campaign(_message.Message):
         links: _abc.Iterable[_builtins.str] | None = ...,
         starts_at: _timestamp_pb2.Timestamp | None = ...,
         ends_at: _timestamp_pb2.Timestamp | None = ...,
+        description: _builtins.str = ...,
+        utm: Global___UtmParameters | None = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["ends_at", b"ends_at", "starts_at", b"starts_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "ends_at", b"ends_at", "starts_at", b"starts_at", "utm", b"utm"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["ends_at", b"ends_at", "hashtags", b"hashtags", "id", b"id", "links", b"links", "name", b"name", "starts_at", b"starts_at", "tenant", b"tenant"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "description", b"description", "ends_at", b"ends_at", "hashtags", b"hashtags", "id", b"id", "links", b"links", "name", b"name", "starts_at", b"starts_at", "tenant", b"tenant", "utm", b"utm"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -334,12 +476,28 @@ class Account(_message.Message):
     HANDLE_FIELD_NUMBER: _builtins.int
     DISPLAY_NAME_FIELD_NUMBER: _builtins.int
     FOLLOWERS_FIELD_NUMBER: _builtins.int
+    CREDENTIAL_FIELDS_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    CONNECTED_AT_FIELD_NUMBER: _builtins.int
+    UPDATED_AT_FIELD_NUMBER: _builtins.int
+    STATUS_REASON_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     tenant: _builtins.str
     network: _builtins.str
     handle: _builtins.str
     display_name: _builtins.str
     followers: _builtins.int
+    status: Global___AccountStatus.ValueType
+    status_reason: _builtins.str
+    """The network's reason when status is NEEDS_REAUTH."""
+    @_builtins.property
+    def credential_fields(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Names of the stored credential fields (e.g. "access_token"); the values are never returned."""
+
+    @_builtins.property
+    def connected_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def updated_at(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
         self,
         *,
@@ -349,10 +507,15 @@ class Account(_message.Message):
         handle: _builtins.str = ...,
         display_name: _builtins.str = ...,
         followers: _builtins.int = ...,
+        credential_fields: _abc.Iterable[_builtins.str] | None = ...,
+        status: Global___AccountStatus.ValueType = ...,
+        connected_at: _timestamp_pb2.Timestamp | None = ...,
+        updated_at: _timestamp_pb2.Timestamp | None = ...,
+        status_reason: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["connected_at", b"connected_at", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["display_name", b"display_name", "followers", b"followers", "handle", b"handle", "id", b"id", "network", b"network", "tenant", b"tenant"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["connected_at", b"connected_at", "credential_fields", b"credential_fields", "display_name", b"display_name", "followers", b"followers", "handle", b"handle", "id", b"id", "network", b"network", "status", b"status", "status_reason", b"status_reason", "tenant", b"tenant", "updated_at", b"updated_at"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

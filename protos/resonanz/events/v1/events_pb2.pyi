@@ -119,6 +119,7 @@ class PublishRequested(_message.Message):
     IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
     CAMPAIGN_ID_FIELD_NUMBER: _builtins.int
     LABELS_FIELD_NUMBER: _builtins.int
+    IN_REPLY_TO_FIELD_NUMBER: _builtins.int
     post_id: _builtins.str
     network: _builtins.str
     account: _builtins.str
@@ -127,6 +128,8 @@ class PublishRequested(_message.Message):
     idempotency_key: _builtins.str
     """Stable for the (post, target) pair; the worker and the network de-duplicate on it."""
     campaign_id: _builtins.str
+    in_reply_to: _builtins.str
+    """External id of the post this one replies to; empty for an ordinary post."""
     @_builtins.property
     def media(self) -> _containers.RepeatedCompositeFieldContainer[_content_pb2.MediaItem]: ...
     @_builtins.property
@@ -142,10 +145,11 @@ class PublishRequested(_message.Message):
         idempotency_key: _builtins.str = ...,
         campaign_id: _builtins.str = ...,
         labels: _abc.Iterable[_builtins.str] | None = ...,
+        in_reply_to: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "campaign_id", b"campaign_id", "idempotency_key", b"idempotency_key", "labels", b"labels", "media", b"media", "network", b"network", "post_id", b"post_id", "text", b"text"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "campaign_id", b"campaign_id", "idempotency_key", b"idempotency_key", "in_reply_to", b"in_reply_to", "labels", b"labels", "media", b"media", "network", b"network", "post_id", b"post_id", "text", b"text"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from resonanz.common.v1 import content_pb2 as resonanz_dot_common_dot_v1_dot_content__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n/resonanz/publishing/v1/publishing_service.proto\x12\x16resonanz.publishing.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a resonanz/common/v1/content.proto\".\n\nTargetSpec\x12\x0f\n\x07network\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x63\x63ount\x18\x02 \x01(\t\"\xaa\x02\n\x11\x43reatePostRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12,\n\x05media\x18\x02 \x03(\x0b\x32\x1d.resonanz.common.v1.MediaItem\x12\x34\n\x08variants\x18\x03 \x03(\x0b\x32\".resonanz.common.v1.NetworkVariant\x12\x33\n\x07targets\x18\x04 \x03(\x0b\x32\".resonanz.publishing.v1.TargetSpec\x12\x13\n\x0b\x63\x61mpaign_id\x18\x05 \x01(\t\x12\x0e\n\x06labels\x18\x06 \x03(\t\x12\x30\n\x0cscheduled_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0fidempotency_key\x18\x08 \x01(\t\"<\n\x12\x43reatePostResponse\x12&\n\x04post\x18\x01 \x01(\x0b\x32\x18.resonanz.common.v1.Post\"!\n\x0eGetPostRequest\x12\x0f\n\x07post_id\x18\x01 \x01(\t\"9\n\x0fGetPostResponse\x12&\n\x04post\x18\x01 \x01(\x0b\x32\x18.resonanz.common.v1.Post\"~\n\x10ListPostsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12.\n\x06status\x18\x03 \x01(\x0e\x32\x1e.resonanz.common.v1.PostStatus\x12\x13\n\x0b\x63\x61mpaign_id\x18\x04 \x01(\t\"U\n\x11ListPostsResponse\x12\'\n\x05posts\x18\x01 \x03(\x0b\x32\x18.resonanz.common.v1.Post\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"#\n\x10WatchPostRequest\x12\x0f\n\x07post_id\x18\x01 \x01(\t\";\n\x11WatchPostResponse\x12&\n\x04post\x18\x01 \x01(\x0b\x32\x18.resonanz.common.v1.Post2\x9a\x03\n\x11PublishingService\x12\x63\n\nCreatePost\x12).resonanz.publishing.v1.CreatePostRequest\x1a*.resonanz.publishing.v1.CreatePostResponse\x12Z\n\x07GetPost\x12&.resonanz.publishing.v1.GetPostRequest\x1a\'.resonanz.publishing.v1.GetPostResponse\x12`\n\tListPosts\x12(.resonanz.publishing.v1.ListPostsRequest\x1a).resonanz.publishing.v1.ListPostsResponse\x12\x62\n\tWatchPost\x12(.resonanz.publishing.v1.WatchPostRequest\x1a).resonanz.publishing.v1.WatchPostResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n/resonanz/publishing/v1/publishing_service.proto\x12\x16resonanz.publishing.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a resonanz/common/v1/content.proto\".\n\nTargetSpec\x12\x0f\n\x07network\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x63\x63ount\x18\x02 \x01(\t\"5\n\rLocalDateTime\x12\x11\n\tdate_time\x18\x01 \x01(\t\x12\x11\n\ttime_zone\x18\x02 \x01(\t\"\xbc\x03\n\x11\x43reatePostRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12,\n\x05media\x18\x02 \x03(\x0b\x32\x1d.resonanz.common.v1.MediaItem\x12\x34\n\x08variants\x18\x03 \x03(\x0b\x32\".resonanz.common.v1.NetworkVariant\x12\x33\n\x07targets\x18\x04 \x03(\x0b\x32\".resonanz.publishing.v1.TargetSpec\x12\x13\n\x0b\x63\x61mpaign_id\x18\x05 \x01(\t\x12\x0e\n\x06labels\x18\x06 \x03(\t\x12\x30\n\x0cscheduled_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0fidempotency_key\x18\x08 \x01(\t\x12\r\n\x05\x64raft\x18\t \x01(\x08\x12.\n\x03utm\x18\n \x01(\x0b\x32!.resonanz.common.v1.UtmParameters\x12\x39\n\nlocal_time\x18\x0b \x01(\x0b\x32%.resonanz.publishing.v1.LocalDateTime\x12\x16\n\x0enext_free_slot\x18\x0c \x01(\x08\"<\n\x12\x43reatePostResponse\x12&\n\x04post\x18\x01 \x01(\x0b\x32\x18.resonanz.common.v1.Post\"!\n\x0eGetPostRequest\x12\x0f\n\x07post_id\x18\x01 \x01(\t\"9\n\x0fGetPostResponse\x12&\n\x04post\x18\x01 \x01(\x0b\x32\x18.resonanz.common.v1.Post\"\x95\x02\n\x10ListPostsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12.\n\x06status\x18\x03 \x01(\x0e\x32\x1e.resonanz.common.v1.PostStatus\x12\x13\n\x0b\x63\x61mpaign_id\x18\x04 \x01(\t\x12\r\n\x05label\x18\x05 \x01(\t\x12\x0f\n\x07network\x18\x06 \x01(\t\x12\x0f\n\x07\x61\x63\x63ount\x18\x07 \x01(\t\x12\x32\n\x0escheduled_from\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0cscheduled_to\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"U\n\x11ListPostsResponse\x12\'\n\x05posts\x18\x01 \x03(\x0b\x32\x18.resonanz.common.v1.Post\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"#\n\x10WatchPostRequest\x12\x0f\n\x07post_id\x18\x01 \x01(\t\";\n\x11WatchPostResponse\x12&\n\x04post\x18\x01 \x01(\x0b\x32\x18.resonanz.common.v1.Post\"]\n\x11UpdatePostRequest\x12\x0f\n\x07post_id\x18\x01 \x01(\t\x12\x37\n\x04post\x18\x02 \x01(\x0b\x32).resonanz.publishing.v1.CreatePostRequest\"<\n\x12UpdatePostResponse\x12&\n\x04post\x18\x01 \x01(\x0b\x32\x18.resonanz.common.v1.Post\"$\n\x11SubmitPostRequest\x12\x0f\n\x07post_id\x18\x01 \x01(\t\"<\n\x12SubmitPostResponse\x12&\n\x04post\x18\x01 \x01(\x0b\x32\x18.resonanz.common.v1.Post\"3\n\x12\x41pprovePostRequest\x12\x0f\n\x07post_id\x18\x01 \x01(\t\x12\x0c\n\x04note\x18\x02 \x01(\t\"=\n\x13\x41pprovePostResponse\x12&\n\x04post\x18\x01 \x01(\x0b\x32\x18.resonanz.common.v1.Post\"4\n\x11RejectPostRequest\x12\x0f\n\x07post_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"<\n\x12RejectPostResponse\x12&\n\x04post\x18\x01 \x01(\x0b\x32\x18.resonanz.common.v1.Post\"4\n\x11\x43\x61ncelPostRequest\x12\x0f\n\x07post_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"<\n\x12\x43\x61ncelPostResponse\x12&\n\x04post\x18\x01 \x01(\x0b\x32\x18.resonanz.common.v1.Post\"t\n\x07\x43omment\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07post_id\x18\x02 \x01(\t\x12\x0e\n\x06\x61uthor\x18\x03 \x01(\t\x12\x0c\n\x04text\x18\x04 \x01(\t\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"2\n\x11\x41\x64\x64\x43ommentRequest\x12\x0f\n\x07post_id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\"F\n\x12\x41\x64\x64\x43ommentResponse\x12\x30\n\x07\x63omment\x18\x01 \x01(\x0b\x32\x1f.resonanz.publishing.v1.Comment\"&\n\x13ListCommentsRequest\x12\x0f\n\x07post_id\x18\x01 \x01(\t\"I\n\x14ListCommentsResponse\x12\x31\n\x08\x63omments\x18\x01 \x03(\x0b\x32\x1f.resonanz.publishing.v1.Comment\"\xe8\x01\n\nAuditEvent\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07post_id\x18\x02 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x04 \x01(\t\x12\x33\n\x0b\x66rom_status\x18\x05 \x01(\x0e\x32\x1e.resonanz.common.v1.PostStatus\x12\x31\n\tto_status\x18\x06 \x01(\x0e\x32\x1e.resonanz.common.v1.PostStatus\x12\x0e\n\x06\x64\x65tail\x18\x07 \x01(\t\x12&\n\x02\x61t\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"P\n\x16ListAuditEventsRequest\x12\x0f\n\x07post_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"f\n\x17ListAuditEventsResponse\x12\x32\n\x06\x65vents\x18\x01 \x03(\x0b\x32\".resonanz.publishing.v1.AuditEvent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"b\n\x1a\x44\x65letePublishedPostRequest\x12\x0f\n\x07post_id\x18\x01 \x01(\t\x12\x33\n\x07targets\x18\x02 \x03(\x0b\x32\".resonanz.publishing.v1.TargetSpec\"E\n\x1b\x44\x65letePublishedPostResponse\x12&\n\x04post\x18\x01 \x01(\x0b\x32\x18.resonanz.common.v1.Post\"\xa3\x01\n\x15ReplyToMentionRequest\x12\x0f\n\x07network\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x63\x63ount\x18\x02 \x01(\t\x12\x13\n\x0bin_reply_to\x18\x03 \x01(\t\x12\x0c\n\x04text\x18\x04 \x01(\t\x12,\n\x05media\x18\x05 \x03(\x0b\x32\x1d.resonanz.common.v1.MediaItem\x12\x17\n\x0fidempotency_key\x18\x06 \x01(\t\"@\n\x16ReplyToMentionResponse\x12&\n\x04post\x18\x01 \x01(\x0b\x32\x18.resonanz.common.v1.Post2\xcb\x0b\n\x11PublishingService\x12\x63\n\nCreatePost\x12).resonanz.publishing.v1.CreatePostRequest\x1a*.resonanz.publishing.v1.CreatePostResponse\x12Z\n\x07GetPost\x12&.resonanz.publishing.v1.GetPostRequest\x1a\'.resonanz.publishing.v1.GetPostResponse\x12`\n\tListPosts\x12(.resonanz.publishing.v1.ListPostsRequest\x1a).resonanz.publishing.v1.ListPostsResponse\x12\x62\n\tWatchPost\x12(.resonanz.publishing.v1.WatchPostRequest\x1a).resonanz.publishing.v1.WatchPostResponse0\x01\x12\x63\n\nUpdatePost\x12).resonanz.publishing.v1.UpdatePostRequest\x1a*.resonanz.publishing.v1.UpdatePostResponse\x12\x63\n\nSubmitPost\x12).resonanz.publishing.v1.SubmitPostRequest\x1a*.resonanz.publishing.v1.SubmitPostResponse\x12\x66\n\x0b\x41pprovePost\x12*.resonanz.publishing.v1.ApprovePostRequest\x1a+.resonanz.publishing.v1.ApprovePostResponse\x12\x63\n\nRejectPost\x12).resonanz.publishing.v1.RejectPostRequest\x1a*.resonanz.publishing.v1.RejectPostResponse\x12\x63\n\nCancelPost\x12).resonanz.publishing.v1.CancelPostRequest\x1a*.resonanz.publishing.v1.CancelPostResponse\x12\x63\n\nAddComment\x12).resonanz.publishing.v1.AddCommentRequest\x1a*.resonanz.publishing.v1.AddCommentResponse\x12i\n\x0cListComments\x12+.resonanz.publishing.v1.ListCommentsRequest\x1a,.resonanz.publishing.v1.ListCommentsResponse\x12r\n\x0fListAuditEvents\x12..resonanz.publishing.v1.ListAuditEventsRequest\x1a/.resonanz.publishing.v1.ListAuditEventsResponse\x12~\n\x13\x44\x65letePublishedPost\x12\x32.resonanz.publishing.v1.DeletePublishedPostRequest\x1a\x33.resonanz.publishing.v1.DeletePublishedPostResponse\x12o\n\x0eReplyToMention\x12-.resonanz.publishing.v1.ReplyToMentionRequest\x1a..resonanz.publishing.v1.ReplyToMentionResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,22 +35,68 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_TARGETSPEC']._serialized_start=142
   _globals['_TARGETSPEC']._serialized_end=188
-  _globals['_CREATEPOSTREQUEST']._serialized_start=191
-  _globals['_CREATEPOSTREQUEST']._serialized_end=489
-  _globals['_CREATEPOSTRESPONSE']._serialized_start=491
-  _globals['_CREATEPOSTRESPONSE']._serialized_end=551
-  _globals['_GETPOSTREQUEST']._serialized_start=553
-  _globals['_GETPOSTREQUEST']._serialized_end=586
-  _globals['_GETPOSTRESPONSE']._serialized_start=588
-  _globals['_GETPOSTRESPONSE']._serialized_end=645
-  _globals['_LISTPOSTSREQUEST']._serialized_start=647
-  _globals['_LISTPOSTSREQUEST']._serialized_end=773
-  _globals['_LISTPOSTSRESPONSE']._serialized_start=775
-  _globals['_LISTPOSTSRESPONSE']._serialized_end=860
-  _globals['_WATCHPOSTREQUEST']._serialized_start=862
-  _globals['_WATCHPOSTREQUEST']._serialized_end=897
-  _globals['_WATCHPOSTRESPONSE']._serialized_start=899
-  _globals['_WATCHPOSTRESPONSE']._serialized_end=958
-  _globals['_PUBLISHINGSERVICE']._serialized_start=961
-  _globals['_PUBLISHINGSERVICE']._serialized_end=1371
+  _globals['_LOCALDATETIME']._serialized_start=190
+  _globals['_LOCALDATETIME']._serialized_end=243
+  _globals['_CREATEPOSTREQUEST']._serialized_start=246
+  _globals['_CREATEPOSTREQUEST']._serialized_end=690
+  _globals['_CREATEPOSTRESPONSE']._serialized_start=692
+  _globals['_CREATEPOSTRESPONSE']._serialized_end=752
+  _globals['_GETPOSTREQUEST']._serialized_start=754
+  _globals['_GETPOSTREQUEST']._serialized_end=787
+  _globals['_GETPOSTRESPONSE']._serialized_start=789
+  _globals['_GETPOSTRESPONSE']._serialized_end=846
+  _globals['_LISTPOSTSREQUEST']._serialized_start=849
+  _globals['_LISTPOSTSREQUEST']._serialized_end=1126
+  _globals['_LISTPOSTSRESPONSE']._serialized_start=1128
+  _globals['_LISTPOSTSRESPONSE']._serialized_end=1213
+  _globals['_WATCHPOSTREQUEST']._serialized_start=1215
+  _globals['_WATCHPOSTREQUEST']._serialized_end=1250
+  _globals['_WATCHPOSTRESPONSE']._serialized_start=1252
+  _globals['_WATCHPOSTRESPONSE']._serialized_end=1311
+  _globals['_UPDATEPOSTREQUEST']._serialized_start=1313
+  _globals['_UPDATEPOSTREQUEST']._serialized_end=1406
+  _globals['_UPDATEPOSTRESPONSE']._serialized_start=1408
+  _globals['_UPDATEPOSTRESPONSE']._serialized_end=1468
+  _globals['_SUBMITPOSTREQUEST']._serialized_start=1470
+  _globals['_SUBMITPOSTREQUEST']._serialized_end=1506
+  _globals['_SUBMITPOSTRESPONSE']._serialized_start=1508
+  _globals['_SUBMITPOSTRESPONSE']._serialized_end=1568
+  _globals['_APPROVEPOSTREQUEST']._serialized_start=1570
+  _globals['_APPROVEPOSTREQUEST']._serialized_end=1621
+  _globals['_APPROVEPOSTRESPONSE']._serialized_start=1623
+  _globals['_APPROVEPOSTRESPONSE']._serialized_end=1684
+  _globals['_REJECTPOSTREQUEST']._serialized_start=1686
+  _globals['_REJECTPOSTREQUEST']._serialized_end=1738
+  _globals['_REJECTPOSTRESPONSE']._serialized_start=1740
+  _globals['_REJECTPOSTRESPONSE']._serialized_end=1800
+  _globals['_CANCELPOSTREQUEST']._serialized_start=1802
+  _globals['_CANCELPOSTREQUEST']._serialized_end=1854
+  _globals['_CANCELPOSTRESPONSE']._serialized_start=1856
+  _globals['_CANCELPOSTRESPONSE']._serialized_end=1916
+  _globals['_COMMENT']._serialized_start=1918
+  _globals['_COMMENT']._serialized_end=2034
+  _globals['_ADDCOMMENTREQUEST']._serialized_start=2036
+  _globals['_ADDCOMMENTREQUEST']._serialized_end=2086
+  _globals['_ADDCOMMENTRESPONSE']._serialized_start=2088
+  _globals['_ADDCOMMENTRESPONSE']._serialized_end=2158
+  _globals['_LISTCOMMENTSREQUEST']._serialized_start=2160
+  _globals['_LISTCOMMENTSREQUEST']._serialized_end=2198
+  _globals['_LISTCOMMENTSRESPONSE']._serialized_start=2200
+  _globals['_LISTCOMMENTSRESPONSE']._serialized_end=2273
+  _globals['_AUDITEVENT']._serialized_start=2276
+  _globals['_AUDITEVENT']._serialized_end=2508
+  _globals['_LISTAUDITEVENTSREQUEST']._serialized_start=2510
+  _globals['_LISTAUDITEVENTSREQUEST']._serialized_end=2590
+  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_start=2592
+  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_end=2694
+  _globals['_DELETEPUBLISHEDPOSTREQUEST']._serialized_start=2696
+  _globals['_DELETEPUBLISHEDPOSTREQUEST']._serialized_end=2794
+  _globals['_DELETEPUBLISHEDPOSTRESPONSE']._serialized_start=2796
+  _globals['_DELETEPUBLISHEDPOSTRESPONSE']._serialized_end=2865
+  _globals['_REPLYTOMENTIONREQUEST']._serialized_start=2868
+  _globals['_REPLYTOMENTIONREQUEST']._serialized_end=3031
+  _globals['_REPLYTOMENTIONRESPONSE']._serialized_start=3033
+  _globals['_REPLYTOMENTIONRESPONSE']._serialized_end=3097
+  _globals['_PUBLISHINGSERVICE']._serialized_start=3100
+  _globals['_PUBLISHINGSERVICE']._serialized_end=4583
 # @@protoc_insertion_point(module_scope)

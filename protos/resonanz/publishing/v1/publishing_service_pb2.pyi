@@ -43,6 +43,32 @@ class TargetSpec(_message.Message):
 Global___TargetSpec: _TypeAlias = TargetSpec  # noqa: Y015
 
 @_typing.final
+class LocalDateTime(_message.Message):
+    """A wall-clock time in a time zone, e.g. 2026-12-01T09:30 in Europe/Berlin."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DATE_TIME_FIELD_NUMBER: _builtins.int
+    TIME_ZONE_FIELD_NUMBER: _builtins.int
+    date_time: _builtins.str
+    """ISO 8601 without offset: YYYY-MM-DDTHH:MM[:SS]."""
+    time_zone: _builtins.str
+    """IANA time zone name, e.g. "Europe/Berlin"."""
+    def __init__(
+        self,
+        *,
+        date_time: _builtins.str = ...,
+        time_zone: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["date_time", b"date_time", "time_zone", b"time_zone"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LocalDateTime: _TypeAlias = LocalDateTime  # noqa: Y015
+
+@_typing.final
 class CreatePostRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -54,10 +80,18 @@ class CreatePostRequest(_message.Message):
     LABELS_FIELD_NUMBER: _builtins.int
     SCHEDULED_AT_FIELD_NUMBER: _builtins.int
     IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    DRAFT_FIELD_NUMBER: _builtins.int
+    UTM_FIELD_NUMBER: _builtins.int
+    LOCAL_TIME_FIELD_NUMBER: _builtins.int
+    NEXT_FREE_SLOT_FIELD_NUMBER: _builtins.int
     text: _builtins.str
     campaign_id: _builtins.str
     idempotency_key: _builtins.str
     """A second create with the same key returns the first post instead of making another."""
+    draft: _builtins.bool
+    """Keep the post as a draft instead of submitting it."""
+    next_free_slot: _builtins.bool
+    """Each target goes into the next free slot of its account's posting queue."""
     @_builtins.property
     def media(self) -> _containers.RepeatedCompositeFieldContainer[_content_pb2.MediaItem]: ...
     @_builtins.property
@@ -68,8 +102,15 @@ class CreatePostRequest(_message.Message):
     def labels(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
     def scheduled_at(self) -> _timestamp_pb2.Timestamp:
-        """Publish at this time; unset means as soon as possible."""
+        """When to publish. At most one of scheduled_at, local_time and next_free_slot; none of them means
+        as soon as the post is scheduled. A local time that does not exist (a DST gap) is refused; an
+        ambiguous one (the hour repeated in autumn) means its first occurrence.
+        """
 
+    @_builtins.property
+    def utm(self) -> _content_pb2.UtmParameters: ...
+    @_builtins.property
+    def local_time(self) -> Global___LocalDateTime: ...
     def __init__(
         self,
         *,
@@ -81,10 +122,14 @@ class CreatePostRequest(_message.Message):
         labels: _abc.Iterable[_builtins.str] | None = ...,
         scheduled_at: _timestamp_pb2.Timestamp | None = ...,
         idempotency_key: _builtins.str = ...,
+        draft: _builtins.bool = ...,
+        utm: _content_pb2.UtmParameters | None = ...,
+        local_time: Global___LocalDateTime | None = ...,
+        next_free_slot: _builtins.bool = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["scheduled_at", b"scheduled_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["local_time", b"local_time", "scheduled_at", b"scheduled_at", "utm", b"utm"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign_id", b"campaign_id", "idempotency_key", b"idempotency_key", "labels", b"labels", "media", b"media", "scheduled_at", b"scheduled_at", "targets", b"targets", "text", b"text", "variants", b"variants"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign_id", b"campaign_id", "draft", b"draft", "idempotency_key", b"idempotency_key", "labels", b"labels", "local_time", b"local_time", "media", b"media", "next_free_slot", b"next_free_slot", "scheduled_at", b"scheduled_at", "targets", b"targets", "text", b"text", "utm", b"utm", "variants", b"variants"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -157,12 +202,28 @@ class ListPostsRequest(_message.Message):
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     STATUS_FIELD_NUMBER: _builtins.int
     CAMPAIGN_ID_FIELD_NUMBER: _builtins.int
+    LABEL_FIELD_NUMBER: _builtins.int
+    NETWORK_FIELD_NUMBER: _builtins.int
+    ACCOUNT_FIELD_NUMBER: _builtins.int
+    SCHEDULED_FROM_FIELD_NUMBER: _builtins.int
+    SCHEDULED_TO_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
     """1..500; 0 means 50."""
     page_token: _builtins.str
     status: _content_pb2.PostStatus.ValueType
     """Only posts in this status; unspecified means all."""
     campaign_id: _builtins.str
+    label: _builtins.str
+    """Only posts carrying this label."""
+    network: _builtins.str
+    """Only posts with a target on this network (and account, when given)."""
+    account: _builtins.str
+    @_builtins.property
+    def scheduled_from(self) -> _timestamp_pb2.Timestamp:
+        """Only posts scheduled in [scheduled_from, scheduled_to)."""
+
+    @_builtins.property
+    def scheduled_to(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
         self,
         *,
@@ -170,10 +231,15 @@ class ListPostsRequest(_message.Message):
         page_token: _builtins.str = ...,
         status: _content_pb2.PostStatus.ValueType = ...,
         campaign_id: _builtins.str = ...,
+        label: _builtins.str = ...,
+        network: _builtins.str = ...,
+        account: _builtins.str = ...,
+        scheduled_from: _timestamp_pb2.Timestamp | None = ...,
+        scheduled_to: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["scheduled_from", b"scheduled_from", "scheduled_to", b"scheduled_to"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign_id", b"campaign_id", "page_size", b"page_size", "page_token", b"page_token", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "campaign_id", b"campaign_id", "label", b"label", "network", b"network", "page_size", b"page_size", "page_token", b"page_token", "scheduled_from", b"scheduled_from", "scheduled_to", b"scheduled_to", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -240,3 +306,529 @@ class WatchPostResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___WatchPostResponse: _TypeAlias = WatchPostResponse  # noqa: Y015
+
+@_typing.final
+class UpdatePostRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POST_ID_FIELD_NUMBER: _builtins.int
+    POST_FIELD_NUMBER: _builtins.int
+    post_id: _builtins.str
+    @_builtins.property
+    def post(self) -> Global___CreatePostRequest:
+        """The new content and schedule, replacing the old ones as a whole (idempotency_key and draft are
+        ignored here).
+        """
+
+    def __init__(
+        self,
+        *,
+        post_id: _builtins.str = ...,
+        post: Global___CreatePostRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["post", b"post"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["post", b"post", "post_id", b"post_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdatePostRequest: _TypeAlias = UpdatePostRequest  # noqa: Y015
+
+@_typing.final
+class UpdatePostResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POST_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def post(self) -> _content_pb2.Post: ...
+    def __init__(
+        self,
+        *,
+        post: _content_pb2.Post | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["post", b"post"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["post", b"post"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdatePostResponse: _TypeAlias = UpdatePostResponse  # noqa: Y015
+
+@_typing.final
+class SubmitPostRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POST_ID_FIELD_NUMBER: _builtins.int
+    post_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        post_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["post_id", b"post_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SubmitPostRequest: _TypeAlias = SubmitPostRequest  # noqa: Y015
+
+@_typing.final
+class SubmitPostResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POST_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def post(self) -> _content_pb2.Post: ...
+    def __init__(
+        self,
+        *,
+        post: _content_pb2.Post | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["post", b"post"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["post", b"post"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SubmitPostResponse: _TypeAlias = SubmitPostResponse  # noqa: Y015
+
+@_typing.final
+class ApprovePostRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POST_ID_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    post_id: _builtins.str
+    note: _builtins.str
+    def __init__(
+        self,
+        *,
+        post_id: _builtins.str = ...,
+        note: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["note", b"note", "post_id", b"post_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ApprovePostRequest: _TypeAlias = ApprovePostRequest  # noqa: Y015
+
+@_typing.final
+class ApprovePostResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POST_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def post(self) -> _content_pb2.Post: ...
+    def __init__(
+        self,
+        *,
+        post: _content_pb2.Post | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["post", b"post"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["post", b"post"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ApprovePostResponse: _TypeAlias = ApprovePostResponse  # noqa: Y015
+
+@_typing.final
+class RejectPostRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POST_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    post_id: _builtins.str
+    reason: _builtins.str
+    """Required: what the author has to change."""
+    def __init__(
+        self,
+        *,
+        post_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["post_id", b"post_id", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RejectPostRequest: _TypeAlias = RejectPostRequest  # noqa: Y015
+
+@_typing.final
+class RejectPostResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POST_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def post(self) -> _content_pb2.Post: ...
+    def __init__(
+        self,
+        *,
+        post: _content_pb2.Post | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["post", b"post"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["post", b"post"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RejectPostResponse: _TypeAlias = RejectPostResponse  # noqa: Y015
+
+@_typing.final
+class CancelPostRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POST_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    post_id: _builtins.str
+    reason: _builtins.str
+    def __init__(
+        self,
+        *,
+        post_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["post_id", b"post_id", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelPostRequest: _TypeAlias = CancelPostRequest  # noqa: Y015
+
+@_typing.final
+class CancelPostResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POST_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def post(self) -> _content_pb2.Post: ...
+    def __init__(
+        self,
+        *,
+        post: _content_pb2.Post | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["post", b"post"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["post", b"post"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelPostResponse: _TypeAlias = CancelPostResponse  # noqa: Y015
+
+@_typing.final
+class Comment(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    POST_ID_FIELD_NUMBER: _builtins.int
+    AUTHOR_FIELD_NUMBER: _builtins.int
+    TEXT_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    post_id: _builtins.str
+    author: _builtins.str
+    text: _builtins.str
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        post_id: _builtins.str = ...,
+        author: _builtins.str = ...,
+        text: _builtins.str = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["author", b"author", "created_at", b"created_at", "id", b"id", "post_id", b"post_id", "text", b"text"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Comment: _TypeAlias = Comment  # noqa: Y015
+
+@_typing.final
+class AddCommentRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POST_ID_FIELD_NUMBER: _builtins.int
+    TEXT_FIELD_NUMBER: _builtins.int
+    post_id: _builtins.str
+    text: _builtins.str
+    def __init__(
+        self,
+        *,
+        post_id: _builtins.str = ...,
+        text: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["post_id", b"post_id", "text", b"text"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AddCommentRequest: _TypeAlias = AddCommentRequest  # noqa: Y015
+
+@_typing.final
+class AddCommentResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def comment(self) -> Global___Comment: ...
+    def __init__(
+        self,
+        *,
+        comment: Global___Comment | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["comment", b"comment"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["comment", b"comment"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AddCommentResponse: _TypeAlias = AddCommentResponse  # noqa: Y015
+
+@_typing.final
+class ListCommentsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POST_ID_FIELD_NUMBER: _builtins.int
+    post_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        post_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["post_id", b"post_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListCommentsRequest: _TypeAlias = ListCommentsRequest  # noqa: Y015
+
+@_typing.final
+class ListCommentsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMENTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def comments(self) -> _containers.RepeatedCompositeFieldContainer[Global___Comment]:
+        """Oldest first."""
+
+    def __init__(
+        self,
+        *,
+        comments: _abc.Iterable[Global___Comment] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["comments", b"comments"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListCommentsResponse: _TypeAlias = ListCommentsResponse  # noqa: Y015
+
+@_typing.final
+class AuditEvent(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    POST_ID_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    ACTION_FIELD_NUMBER: _builtins.int
+    FROM_STATUS_FIELD_NUMBER: _builtins.int
+    TO_STATUS_FIELD_NUMBER: _builtins.int
+    DETAIL_FIELD_NUMBER: _builtins.int
+    AT_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    post_id: _builtins.str
+    actor: _builtins.str
+    """The x-resonanz-actor of the call, or "system" for the dispatcher and the workers."""
+    action: _builtins.str
+    """created, updated, submitted, approved, rejected, scheduled, cancelled, commented, dispatched,
+    published, failed, deleted, ...
+    """
+    from_status: _content_pb2.PostStatus.ValueType
+    to_status: _content_pb2.PostStatus.ValueType
+    detail: _builtins.str
+    """Human-readable detail (the target, the network's reason, the note); never a secret."""
+    @_builtins.property
+    def at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        post_id: _builtins.str = ...,
+        actor: _builtins.str = ...,
+        action: _builtins.str = ...,
+        from_status: _content_pb2.PostStatus.ValueType = ...,
+        to_status: _content_pb2.PostStatus.ValueType = ...,
+        detail: _builtins.str = ...,
+        at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["at", b"at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "actor", b"actor", "at", b"at", "detail", b"detail", "from_status", b"from_status", "id", b"id", "post_id", b"post_id", "to_status", b"to_status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AuditEvent: _TypeAlias = AuditEvent  # noqa: Y015
+
+@_typing.final
+class ListAuditEventsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POST_ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    post_id: _builtins.str
+    """Empty: the whole workspace."""
+    page_size: _builtins.int
+    """1..500; 0 means 100."""
+    page_token: _builtins.str
+    def __init__(
+        self,
+        *,
+        post_id: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "post_id", b"post_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAuditEventsRequest: _TypeAlias = ListAuditEventsRequest  # noqa: Y015
+
+@_typing.final
+class ListAuditEventsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENTS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    @_builtins.property
+    def events(self) -> _containers.RepeatedCompositeFieldContainer[Global___AuditEvent]: ...
+    def __init__(
+        self,
+        *,
+        events: _abc.Iterable[Global___AuditEvent] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["events", b"events", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAuditEventsResponse: _TypeAlias = ListAuditEventsResponse  # noqa: Y015
+
+@_typing.final
+class DeletePublishedPostRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POST_ID_FIELD_NUMBER: _builtins.int
+    TARGETS_FIELD_NUMBER: _builtins.int
+    post_id: _builtins.str
+    @_builtins.property
+    def targets(self) -> _containers.RepeatedCompositeFieldContainer[Global___TargetSpec]:
+        """Only these targets; empty means every published target."""
+
+    def __init__(
+        self,
+        *,
+        post_id: _builtins.str = ...,
+        targets: _abc.Iterable[Global___TargetSpec] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["post_id", b"post_id", "targets", b"targets"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeletePublishedPostRequest: _TypeAlias = DeletePublishedPostRequest  # noqa: Y015
+
+@_typing.final
+class DeletePublishedPostResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POST_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def post(self) -> _content_pb2.Post: ...
+    def __init__(
+        self,
+        *,
+        post: _content_pb2.Post | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["post", b"post"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["post", b"post"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeletePublishedPostResponse: _TypeAlias = DeletePublishedPostResponse  # noqa: Y015
+
+@_typing.final
+class ReplyToMentionRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NETWORK_FIELD_NUMBER: _builtins.int
+    ACCOUNT_FIELD_NUMBER: _builtins.int
+    IN_REPLY_TO_FIELD_NUMBER: _builtins.int
+    TEXT_FIELD_NUMBER: _builtins.int
+    MEDIA_FIELD_NUMBER: _builtins.int
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    network: _builtins.str
+    account: _builtins.str
+    """The workspace's account that replies."""
+    in_reply_to: _builtins.str
+    """External id of the mention (or post) on that network."""
+    text: _builtins.str
+    idempotency_key: _builtins.str
+    @_builtins.property
+    def media(self) -> _containers.RepeatedCompositeFieldContainer[_content_pb2.MediaItem]: ...
+    def __init__(
+        self,
+        *,
+        network: _builtins.str = ...,
+        account: _builtins.str = ...,
+        in_reply_to: _builtins.str = ...,
+        text: _builtins.str = ...,
+        media: _abc.Iterable[_content_pb2.MediaItem] | None = ...,
+        idempotency_key: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "idempotency_key", b"idempotency_key", "in_reply_to", b"in_reply_to", "media", b"media", "network", b"network", "text", b"text"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReplyToMentionRequest: _TypeAlias = ReplyToMentionRequest  # noqa: Y015
+
+@_typing.final
+class ReplyToMentionResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POST_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def post(self) -> _content_pb2.Post: ...
+    def __init__(
+        self,
+        *,
+        post: _content_pb2.Post | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["post", b"post"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["post", b"post"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReplyToMentionResponse: _TypeAlias = ReplyToMentionResponse  # noqa: Y015

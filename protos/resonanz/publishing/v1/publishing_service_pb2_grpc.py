@@ -26,8 +26,12 @@ if _version_not_supported:
 
 
 class PublishingServiceStub:
-    """Posts from draft to published on every network: create, read, list and watch.
-    The tenant is taken from the `x-resonanz-tenant` metadata of every call.
+    """Posts from draft to published on every network: create, edit, review, schedule, read, list,
+    watch, cancel, delete from the networks, and replies to mentions.
+
+    The tenant (workspace) is taken from the `x-resonanz-tenant` metadata of every call, the acting
+    user from `x-resonanz-actor`. Once a workspace has members, every call that changes a post needs
+    an actor with a role that allows it (see WorkspaceService).
     """
 
     def __init__(self, channel):
@@ -56,15 +60,70 @@ class PublishingServiceStub:
                 request_serializer=resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.WatchPostRequest.SerializeToString,
                 response_deserializer=resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.WatchPostResponse.FromString,
                 _registered_method=True)
+        self.UpdatePost = channel.unary_unary(
+                '/resonanz.publishing.v1.PublishingService/UpdatePost',
+                request_serializer=resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.UpdatePostRequest.SerializeToString,
+                response_deserializer=resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.UpdatePostResponse.FromString,
+                _registered_method=True)
+        self.SubmitPost = channel.unary_unary(
+                '/resonanz.publishing.v1.PublishingService/SubmitPost',
+                request_serializer=resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.SubmitPostRequest.SerializeToString,
+                response_deserializer=resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.SubmitPostResponse.FromString,
+                _registered_method=True)
+        self.ApprovePost = channel.unary_unary(
+                '/resonanz.publishing.v1.PublishingService/ApprovePost',
+                request_serializer=resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.ApprovePostRequest.SerializeToString,
+                response_deserializer=resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.ApprovePostResponse.FromString,
+                _registered_method=True)
+        self.RejectPost = channel.unary_unary(
+                '/resonanz.publishing.v1.PublishingService/RejectPost',
+                request_serializer=resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.RejectPostRequest.SerializeToString,
+                response_deserializer=resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.RejectPostResponse.FromString,
+                _registered_method=True)
+        self.CancelPost = channel.unary_unary(
+                '/resonanz.publishing.v1.PublishingService/CancelPost',
+                request_serializer=resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.CancelPostRequest.SerializeToString,
+                response_deserializer=resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.CancelPostResponse.FromString,
+                _registered_method=True)
+        self.AddComment = channel.unary_unary(
+                '/resonanz.publishing.v1.PublishingService/AddComment',
+                request_serializer=resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.AddCommentRequest.SerializeToString,
+                response_deserializer=resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.AddCommentResponse.FromString,
+                _registered_method=True)
+        self.ListComments = channel.unary_unary(
+                '/resonanz.publishing.v1.PublishingService/ListComments',
+                request_serializer=resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.ListCommentsRequest.SerializeToString,
+                response_deserializer=resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.ListCommentsResponse.FromString,
+                _registered_method=True)
+        self.ListAuditEvents = channel.unary_unary(
+                '/resonanz.publishing.v1.PublishingService/ListAuditEvents',
+                request_serializer=resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.ListAuditEventsRequest.SerializeToString,
+                response_deserializer=resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.ListAuditEventsResponse.FromString,
+                _registered_method=True)
+        self.DeletePublishedPost = channel.unary_unary(
+                '/resonanz.publishing.v1.PublishingService/DeletePublishedPost',
+                request_serializer=resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.DeletePublishedPostRequest.SerializeToString,
+                response_deserializer=resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.DeletePublishedPostResponse.FromString,
+                _registered_method=True)
+        self.ReplyToMention = channel.unary_unary(
+                '/resonanz.publishing.v1.PublishingService/ReplyToMention',
+                request_serializer=resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.ReplyToMentionRequest.SerializeToString,
+                response_deserializer=resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.ReplyToMentionResponse.FromString,
+                _registered_method=True)
 
 
 class PublishingServiceServicer:
-    """Posts from draft to published on every network: create, read, list and watch.
-    The tenant is taken from the `x-resonanz-tenant` metadata of every call.
+    """Posts from draft to published on every network: create, edit, review, schedule, read, list,
+    watch, cancel, delete from the networks, and replies to mentions.
+
+    The tenant (workspace) is taken from the `x-resonanz-tenant` metadata of every call, the acting
+    user from `x-resonanz-actor`. Once a workspace has members, every call that changes a post needs
+    an actor with a role that allows it (see WorkspaceService).
     """
 
     def CreatePost(self, request, context):
-        """Creates a post and schedules it for its targets. Idempotent on idempotency_key.
+        """Creates a post: a draft, or submitted at once (into review when the workspace's approval
+        policy asks for approvals, else scheduled). Idempotent on idempotency_key.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -85,6 +144,77 @@ class PublishingServiceServicer:
 
     def WatchPost(self, request, context):
         """Streams the post each time its status or a target's status changes, until it is final.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdatePost(self, request, context):
+        """Replaces a post's content and schedule while no target has been dispatched. An edited post
+        that was in review, approved or scheduled goes back into review when approvals are required.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SubmitPost(self, request, context):
+        """DRAFT -> IN_REVIEW (or straight to SCHEDULED when the policy has no approval steps).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ApprovePost(self, request, context):
+        """Approves the current review step; the last step's approval schedules the post.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RejectPost(self, request, context):
+        """IN_REVIEW -> DRAFT with a reason (kept as a comment); collected approvals are dropped.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelPost(self, request, context):
+        """Cancels every target that has not started publishing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AddComment(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListComments(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAuditEvents(self, request, context):
+        """Who did what when, oldest first: for one post or for the whole workspace.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeletePublishedPost(self, request, context):
+        """Deletes a published post from the networks it was published on (all, or the targets named).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReplyToMention(self, request, context):
+        """Replies to a mention or post on a network from one of the workspace's accounts. The reply is a
+        post with one target that is published through the same workers (retries, rate limits, never
+        twice); it is reviewed only when the approval policy says so for replies.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -113,6 +243,56 @@ def add_PublishingServiceServicer_to_server(servicer, server):
                     request_deserializer=resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.WatchPostRequest.FromString,
                     response_serializer=resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.WatchPostResponse.SerializeToString,
             ),
+            'UpdatePost': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdatePost,
+                    request_deserializer=resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.UpdatePostRequest.FromString,
+                    response_serializer=resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.UpdatePostResponse.SerializeToString,
+            ),
+            'SubmitPost': grpc.unary_unary_rpc_method_handler(
+                    servicer.SubmitPost,
+                    request_deserializer=resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.SubmitPostRequest.FromString,
+                    response_serializer=resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.SubmitPostResponse.SerializeToString,
+            ),
+            'ApprovePost': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApprovePost,
+                    request_deserializer=resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.ApprovePostRequest.FromString,
+                    response_serializer=resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.ApprovePostResponse.SerializeToString,
+            ),
+            'RejectPost': grpc.unary_unary_rpc_method_handler(
+                    servicer.RejectPost,
+                    request_deserializer=resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.RejectPostRequest.FromString,
+                    response_serializer=resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.RejectPostResponse.SerializeToString,
+            ),
+            'CancelPost': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelPost,
+                    request_deserializer=resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.CancelPostRequest.FromString,
+                    response_serializer=resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.CancelPostResponse.SerializeToString,
+            ),
+            'AddComment': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddComment,
+                    request_deserializer=resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.AddCommentRequest.FromString,
+                    response_serializer=resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.AddCommentResponse.SerializeToString,
+            ),
+            'ListComments': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListComments,
+                    request_deserializer=resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.ListCommentsRequest.FromString,
+                    response_serializer=resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.ListCommentsResponse.SerializeToString,
+            ),
+            'ListAuditEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAuditEvents,
+                    request_deserializer=resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.ListAuditEventsRequest.FromString,
+                    response_serializer=resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.ListAuditEventsResponse.SerializeToString,
+            ),
+            'DeletePublishedPost': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeletePublishedPost,
+                    request_deserializer=resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.DeletePublishedPostRequest.FromString,
+                    response_serializer=resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.DeletePublishedPostResponse.SerializeToString,
+            ),
+            'ReplyToMention': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReplyToMention,
+                    request_deserializer=resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.ReplyToMentionRequest.FromString,
+                    response_serializer=resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.ReplyToMentionResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'resonanz.publishing.v1.PublishingService', rpc_method_handlers)
@@ -122,8 +302,12 @@ def add_PublishingServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class PublishingService:
-    """Posts from draft to published on every network: create, read, list and watch.
-    The tenant is taken from the `x-resonanz-tenant` metadata of every call.
+    """Posts from draft to published on every network: create, edit, review, schedule, read, list,
+    watch, cancel, delete from the networks, and replies to mentions.
+
+    The tenant (workspace) is taken from the `x-resonanz-tenant` metadata of every call, the acting
+    user from `x-resonanz-actor`. Once a workspace has members, every call that changes a post needs
+    an actor with a role that allows it (see WorkspaceService).
     """
 
     @staticmethod
@@ -224,6 +408,276 @@ class PublishingService:
             '/resonanz.publishing.v1.PublishingService/WatchPost',
             resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.WatchPostRequest.SerializeToString,
             resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.WatchPostResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdatePost(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/resonanz.publishing.v1.PublishingService/UpdatePost',
+            resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.UpdatePostRequest.SerializeToString,
+            resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.UpdatePostResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubmitPost(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/resonanz.publishing.v1.PublishingService/SubmitPost',
+            resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.SubmitPostRequest.SerializeToString,
+            resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.SubmitPostResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApprovePost(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/resonanz.publishing.v1.PublishingService/ApprovePost',
+            resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.ApprovePostRequest.SerializeToString,
+            resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.ApprovePostResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RejectPost(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/resonanz.publishing.v1.PublishingService/RejectPost',
+            resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.RejectPostRequest.SerializeToString,
+            resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.RejectPostResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelPost(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/resonanz.publishing.v1.PublishingService/CancelPost',
+            resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.CancelPostRequest.SerializeToString,
+            resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.CancelPostResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddComment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/resonanz.publishing.v1.PublishingService/AddComment',
+            resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.AddCommentRequest.SerializeToString,
+            resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.AddCommentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListComments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/resonanz.publishing.v1.PublishingService/ListComments',
+            resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.ListCommentsRequest.SerializeToString,
+            resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.ListCommentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAuditEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/resonanz.publishing.v1.PublishingService/ListAuditEvents',
+            resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.ListAuditEventsRequest.SerializeToString,
+            resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.ListAuditEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeletePublishedPost(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/resonanz.publishing.v1.PublishingService/DeletePublishedPost',
+            resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.DeletePublishedPostRequest.SerializeToString,
+            resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.DeletePublishedPostResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReplyToMention(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/resonanz.publishing.v1.PublishingService/ReplyToMention',
+            resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.ReplyToMentionRequest.SerializeToString,
+            resonanz_dot_publishing_dot_v1_dot_publishing__service__pb2.ReplyToMentionResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -27,8 +27,12 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class PublishingServiceStub:
-    """Posts from draft to published on every network: create, read, list and watch.
-    The tenant is taken from the `x-resonanz-tenant` metadata of every call.
+    """Posts from draft to published on every network: create, edit, review, schedule, read, list,
+    watch, cancel, delete from the networks, and replies to mentions.
+
+    The tenant (workspace) is taken from the `x-resonanz-tenant` metadata of every call, the acting
+    user from `x-resonanz-actor`. Once a workspace has members, every call that changes a post needs
+    an actor with a role that allows it (see WorkspaceService).
     """
 
     @_typing.overload
@@ -36,31 +40,89 @@ class PublishingServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> PublishingServiceAsyncStub: ...
     CreatePost: _grpc.UnaryUnaryMultiCallable[_publishing_service_pb2.CreatePostRequest, _publishing_service_pb2.CreatePostResponse]
-    """Creates a post and schedules it for its targets. Idempotent on idempotency_key."""
+    """Creates a post: a draft, or submitted at once (into review when the workspace's approval
+    policy asks for approvals, else scheduled). Idempotent on idempotency_key.
+    """
     GetPost: _grpc.UnaryUnaryMultiCallable[_publishing_service_pb2.GetPostRequest, _publishing_service_pb2.GetPostResponse]
     ListPosts: _grpc.UnaryUnaryMultiCallable[_publishing_service_pb2.ListPostsRequest, _publishing_service_pb2.ListPostsResponse]
     """Lists the tenant's posts, newest first."""
     WatchPost: _grpc.UnaryStreamMultiCallable[_publishing_service_pb2.WatchPostRequest, _publishing_service_pb2.WatchPostResponse]
     """Streams the post each time its status or a target's status changes, until it is final."""
+    UpdatePost: _grpc.UnaryUnaryMultiCallable[_publishing_service_pb2.UpdatePostRequest, _publishing_service_pb2.UpdatePostResponse]
+    """Replaces a post's content and schedule while no target has been dispatched. An edited post
+    that was in review, approved or scheduled goes back into review when approvals are required.
+    """
+    SubmitPost: _grpc.UnaryUnaryMultiCallable[_publishing_service_pb2.SubmitPostRequest, _publishing_service_pb2.SubmitPostResponse]
+    """DRAFT -> IN_REVIEW (or straight to SCHEDULED when the policy has no approval steps)."""
+    ApprovePost: _grpc.UnaryUnaryMultiCallable[_publishing_service_pb2.ApprovePostRequest, _publishing_service_pb2.ApprovePostResponse]
+    """Approves the current review step; the last step's approval schedules the post."""
+    RejectPost: _grpc.UnaryUnaryMultiCallable[_publishing_service_pb2.RejectPostRequest, _publishing_service_pb2.RejectPostResponse]
+    """IN_REVIEW -> DRAFT with a reason (kept as a comment); collected approvals are dropped."""
+    CancelPost: _grpc.UnaryUnaryMultiCallable[_publishing_service_pb2.CancelPostRequest, _publishing_service_pb2.CancelPostResponse]
+    """Cancels every target that has not started publishing."""
+    AddComment: _grpc.UnaryUnaryMultiCallable[_publishing_service_pb2.AddCommentRequest, _publishing_service_pb2.AddCommentResponse]
+    ListComments: _grpc.UnaryUnaryMultiCallable[_publishing_service_pb2.ListCommentsRequest, _publishing_service_pb2.ListCommentsResponse]
+    ListAuditEvents: _grpc.UnaryUnaryMultiCallable[_publishing_service_pb2.ListAuditEventsRequest, _publishing_service_pb2.ListAuditEventsResponse]
+    """Who did what when, oldest first: for one post or for the whole workspace."""
+    DeletePublishedPost: _grpc.UnaryUnaryMultiCallable[_publishing_service_pb2.DeletePublishedPostRequest, _publishing_service_pb2.DeletePublishedPostResponse]
+    """Deletes a published post from the networks it was published on (all, or the targets named)."""
+    ReplyToMention: _grpc.UnaryUnaryMultiCallable[_publishing_service_pb2.ReplyToMentionRequest, _publishing_service_pb2.ReplyToMentionResponse]
+    """Replies to a mention or post on a network from one of the workspace's accounts. The reply is a
+    post with one target that is published through the same workers (retries, rate limits, never
+    twice); it is reviewed only when the approval policy says so for replies.
+    """
 
 @_typing.type_check_only
 class PublishingServiceAsyncStub(PublishingServiceStub):
-    """Posts from draft to published on every network: create, read, list and watch.
-    The tenant is taken from the `x-resonanz-tenant` metadata of every call.
+    """Posts from draft to published on every network: create, edit, review, schedule, read, list,
+    watch, cancel, delete from the networks, and replies to mentions.
+
+    The tenant (workspace) is taken from the `x-resonanz-tenant` metadata of every call, the acting
+    user from `x-resonanz-actor`. Once a workspace has members, every call that changes a post needs
+    an actor with a role that allows it (see WorkspaceService).
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     CreatePost: _aio.UnaryUnaryMultiCallable[_publishing_service_pb2.CreatePostRequest, _publishing_service_pb2.CreatePostResponse]  # type: ignore[assignment]
-    """Creates a post and schedules it for its targets. Idempotent on idempotency_key."""
+    """Creates a post: a draft, or submitted at once (into review when the workspace's approval
+    policy asks for approvals, else scheduled). Idempotent on idempotency_key.
+    """
     GetPost: _aio.UnaryUnaryMultiCallable[_publishing_service_pb2.GetPostRequest, _publishing_service_pb2.GetPostResponse]  # type: ignore[assignment]
     ListPosts: _aio.UnaryUnaryMultiCallable[_publishing_service_pb2.ListPostsRequest, _publishing_service_pb2.ListPostsResponse]  # type: ignore[assignment]
     """Lists the tenant's posts, newest first."""
     WatchPost: _aio.UnaryStreamMultiCallable[_publishing_service_pb2.WatchPostRequest, _publishing_service_pb2.WatchPostResponse]  # type: ignore[assignment]
     """Streams the post each time its status or a target's status changes, until it is final."""
+    UpdatePost: _aio.UnaryUnaryMultiCallable[_publishing_service_pb2.UpdatePostRequest, _publishing_service_pb2.UpdatePostResponse]  # type: ignore[assignment]
+    """Replaces a post's content and schedule while no target has been dispatched. An edited post
+    that was in review, approved or scheduled goes back into review when approvals are required.
+    """
+    SubmitPost: _aio.UnaryUnaryMultiCallable[_publishing_service_pb2.SubmitPostRequest, _publishing_service_pb2.SubmitPostResponse]  # type: ignore[assignment]
+    """DRAFT -> IN_REVIEW (or straight to SCHEDULED when the policy has no approval steps)."""
+    ApprovePost: _aio.UnaryUnaryMultiCallable[_publishing_service_pb2.ApprovePostRequest, _publishing_service_pb2.ApprovePostResponse]  # type: ignore[assignment]
+    """Approves the current review step; the last step's approval schedules the post."""
+    RejectPost: _aio.UnaryUnaryMultiCallable[_publishing_service_pb2.RejectPostRequest, _publishing_service_pb2.RejectPostResponse]  # type: ignore[assignment]
+    """IN_REVIEW -> DRAFT with a reason (kept as a comment); collected approvals are dropped."""
+    CancelPost: _aio.UnaryUnaryMultiCallable[_publishing_service_pb2.CancelPostRequest, _publishing_service_pb2.CancelPostResponse]  # type: ignore[assignment]
+    """Cancels every target that has not started publishing."""
+    AddComment: _aio.UnaryUnaryMultiCallable[_publishing_service_pb2.AddCommentRequest, _publishing_service_pb2.AddCommentResponse]  # type: ignore[assignment]
+    ListComments: _aio.UnaryUnaryMultiCallable[_publishing_service_pb2.ListCommentsRequest, _publishing_service_pb2.ListCommentsResponse]  # type: ignore[assignment]
+    ListAuditEvents: _aio.UnaryUnaryMultiCallable[_publishing_service_pb2.ListAuditEventsRequest, _publishing_service_pb2.ListAuditEventsResponse]  # type: ignore[assignment]
+    """Who did what when, oldest first: for one post or for the whole workspace."""
+    DeletePublishedPost: _aio.UnaryUnaryMultiCallable[_publishing_service_pb2.DeletePublishedPostRequest, _publishing_service_pb2.DeletePublishedPostResponse]  # type: ignore[assignment]
+    """Deletes a published post from the networks it was published on (all, or the targets named)."""
+    ReplyToMention: _aio.UnaryUnaryMultiCallable[_publishing_service_pb2.ReplyToMentionRequest, _publishing_service_pb2.ReplyToMentionResponse]  # type: ignore[assignment]
+    """Replies to a mention or post on a network from one of the workspace's accounts. The reply is a
+    post with one target that is published through the same workers (retries, rate limits, never
+    twice); it is reviewed only when the approval policy says so for replies.
+    """
 
 class PublishingServiceServicer(metaclass=_abc_1.ABCMeta):
-    """Posts from draft to published on every network: create, read, list and watch.
-    The tenant is taken from the `x-resonanz-tenant` metadata of every call.
+    """Posts from draft to published on every network: create, edit, review, schedule, read, list,
+    watch, cancel, delete from the networks, and replies to mentions.
+
+    The tenant (workspace) is taken from the `x-resonanz-tenant` metadata of every call, the acting
+    user from `x-resonanz-actor`. Once a workspace has members, every call that changes a post needs
+    an actor with a role that allows it (see WorkspaceService).
     """
 
     @_abc_1.abstractmethod
@@ -69,7 +131,9 @@ class PublishingServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _publishing_service_pb2.CreatePostRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_publishing_service_pb2.CreatePostResponse, _abc.Awaitable[_publishing_service_pb2.CreatePostResponse]]:
-        """Creates a post and schedules it for its targets. Idempotent on idempotency_key."""
+        """Creates a post: a draft, or submitted at once (into review when the workspace's approval
+        policy asks for approvals, else scheduled). Idempotent on idempotency_key.
+        """
 
     @_abc_1.abstractmethod
     def GetPost(
@@ -93,5 +157,88 @@ class PublishingServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_publishing_service_pb2.WatchPostResponse], _abc.AsyncIterator[_publishing_service_pb2.WatchPostResponse]]:
         """Streams the post each time its status or a target's status changes, until it is final."""
+
+    @_abc_1.abstractmethod
+    def UpdatePost(
+        self,
+        request: _publishing_service_pb2.UpdatePostRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_publishing_service_pb2.UpdatePostResponse, _abc.Awaitable[_publishing_service_pb2.UpdatePostResponse]]:
+        """Replaces a post's content and schedule while no target has been dispatched. An edited post
+        that was in review, approved or scheduled goes back into review when approvals are required.
+        """
+
+    @_abc_1.abstractmethod
+    def SubmitPost(
+        self,
+        request: _publishing_service_pb2.SubmitPostRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_publishing_service_pb2.SubmitPostResponse, _abc.Awaitable[_publishing_service_pb2.SubmitPostResponse]]:
+        """DRAFT -> IN_REVIEW (or straight to SCHEDULED when the policy has no approval steps)."""
+
+    @_abc_1.abstractmethod
+    def ApprovePost(
+        self,
+        request: _publishing_service_pb2.ApprovePostRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_publishing_service_pb2.ApprovePostResponse, _abc.Awaitable[_publishing_service_pb2.ApprovePostResponse]]:
+        """Approves the current review step; the last step's approval schedules the post."""
+
+    @_abc_1.abstractmethod
+    def RejectPost(
+        self,
+        request: _publishing_service_pb2.RejectPostRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_publishing_service_pb2.RejectPostResponse, _abc.Awaitable[_publishing_service_pb2.RejectPostResponse]]:
+        """IN_REVIEW -> DRAFT with a reason (kept as a comment); collected approvals are dropped."""
+
+    @_abc_1.abstractmethod
+    def CancelPost(
+        self,
+        request: _publishing_service_pb2.CancelPostRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_publishing_service_pb2.CancelPostResponse, _abc.Awaitable[_publishing_service_pb2.CancelPostResponse]]:
+        """Cancels every target that has not started publishing."""
+
+    @_abc_1.abstractmethod
+    def AddComment(
+        self,
+        request: _publishing_service_pb2.AddCommentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_publishing_service_pb2.AddCommentResponse, _abc.Awaitable[_publishing_service_pb2.AddCommentResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ListComments(
+        self,
+        request: _publishing_service_pb2.ListCommentsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_publishing_service_pb2.ListCommentsResponse, _abc.Awaitable[_publishing_service_pb2.ListCommentsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ListAuditEvents(
+        self,
+        request: _publishing_service_pb2.ListAuditEventsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_publishing_service_pb2.ListAuditEventsResponse, _abc.Awaitable[_publishing_service_pb2.ListAuditEventsResponse]]:
+        """Who did what when, oldest first: for one post or for the whole workspace."""
+
+    @_abc_1.abstractmethod
+    def DeletePublishedPost(
+        self,
+        request: _publishing_service_pb2.DeletePublishedPostRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_publishing_service_pb2.DeletePublishedPostResponse, _abc.Awaitable[_publishing_service_pb2.DeletePublishedPostResponse]]:
+        """Deletes a published post from the networks it was published on (all, or the targets named)."""
+
+    @_abc_1.abstractmethod
+    def ReplyToMention(
+        self,
+        request: _publishing_service_pb2.ReplyToMentionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_publishing_service_pb2.ReplyToMentionResponse, _abc.Awaitable[_publishing_service_pb2.ReplyToMentionResponse]]:
+        """Replies to a mention or post on a network from one of the workspace's accounts. The reply is a
+        post with one target that is published through the same workers (retries, rate limits, never
+        twice); it is reviewed only when the approval policy says so for replies.
+        """
 
 def add_PublishingServiceServicer_to_server(servicer: PublishingServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
