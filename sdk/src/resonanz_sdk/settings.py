@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -73,6 +73,51 @@ class Settings(BaseSettings):
         description="host:port clients call scoring at; unset means grpc_host:scoring_port.",
     )
     tenant: str = Field(default="default", description="Tenant the CLI and other clients act for.")
+    actor: str = Field(
+        default="",
+        description="User the CLI and other clients act as (x-resonanz-actor); empty: the login name.",
+    )
+
+    credential_keys: SecretStr = Field(
+        default=SecretStr(""),
+        description="Comma-separated Fernet keys for account credentials at rest; the first encrypts, "
+        "all decrypt (rotation: put the new key first, run 'resonanz accounts rotate-keys', drop the old).",
+    )
+    credential_keys_file: Path | None = Field(
+        default=None,
+        description="File holding the credential keys (one per line or comma-separated), e.g. a mounted "
+        "Kubernetes secret; read instead of RESONANZ_CREDENTIAL_KEYS.",
+    )
+    media_store: str = Field(default="local", description="Where uploaded media live: 'local' or 's3'.")
+    media_dir: Path | None = Field(
+        default=None, description="Directory of the local media store; unset means data_dir/media."
+    )
+    media_max_bytes: int = Field(
+        default=512 * 1024 * 1024, gt=0, description="Largest media upload accepted, in bytes."
+    )
+    s3_endpoint_url: str = Field(
+        default="", description="S3-compatible endpoint (MinIO, Ceph, R2, ...); empty: AWS S3."
+    )
+    s3_bucket: str = Field(default="", description="Bucket of the S3 media store.")
+    s3_region: str = Field(default="us-east-1", description="Region of the S3 media store.")
+    s3_access_key_id: SecretStr = Field(default=SecretStr(""), description="S3 access key id.")
+    s3_secret_access_key: SecretStr = Field(default=SecretStr(""), description="S3 secret access key.")
+    s3_prefix: str = Field(default="media/", description="Key prefix of stored media in the bucket.")
+    s3_url_expiry_seconds: int = Field(
+        default=3600, gt=0, description="Lifetime of the presigned URLs network plugins fetch media from."
+    )
+    publish_inline_retry_max_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="A retry due within this many seconds waits in the worker; a later one is handed "
+        "back to the dispatcher (the request is acknowledged and re-sent when due).",
+    )
+    publish_stale_after_seconds: float = Field(
+        default=900.0,
+        gt=0,
+        description="A target left PUBLISHING this long (its worker died) is re-queued; the retry asks "
+        "the network whether the earlier attempt went through before publishing.",
+    )
 
     simulated_brands: str = Field(
         default="Resonanz,Klangwerk",

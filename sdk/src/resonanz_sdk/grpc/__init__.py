@@ -6,12 +6,15 @@ from __future__ import annotations
 
 from resonanz_sdk.grpc import page_token
 from resonanz_sdk.grpc.context import (
+    ACTOR_METADATA_KEY,
     TENANT_METADATA_KEY,
     TRACEPARENT_METADATA_KEY,
     TraceContextInterceptor,
+    actor_of,
     call_metadata,
     tenant_metadata,
     tenant_of,
+    validate_actor,
     validate_tenant,
 )
 from resonanz_sdk.grpc.errors import (
@@ -26,6 +29,7 @@ from resonanz_sdk.grpc.server import GrpcServer
 from resonanz_sdk.grpc.validation import DEFAULT_PAGE_SIZE, Validator
 
 __all__ = [
+    "ACTOR_METADATA_KEY",
     "DEFAULT_PAGE_SIZE",
     "INTERNAL_MESSAGE",
     "TENANT_METADATA_KEY",
@@ -35,6 +39,7 @@ __all__ = [
     "MetricsInterceptor",
     "TraceContextInterceptor",
     "Validator",
+    "actor_of",
     "call_metadata",
     "field_violations",
     "page_token",
@@ -42,5 +47,6 @@ __all__ = [
     "status_for",
     "tenant_metadata",
     "tenant_of",
+    "validate_actor",
     "validate_tenant",
 ]

@@ -26,19 +26,26 @@ from resonanz_sdk.tracing import (
 )
 
 __all__ = [
+    "ACTOR_METADATA_KEY",
     "TENANT_METADATA_KEY",
     "TRACEPARENT_METADATA_KEY",
     "TraceContextInterceptor",
+    "actor_of",
     "call_metadata",
     "metadata_value",
     "tenant_metadata",
     "tenant_of",
+    "validate_actor",
     "validate_tenant",
 ]
 
 TENANT_METADATA_KEY = "x-resonanz-tenant"
 TRACEPARENT_METADATA_KEY = "traceparent"
+#: The acting user (for roles and the audit log). Until authentication exists (issue 8) it is asserted
+#: by the caller, like the tenant.
+ACTOR_METADATA_KEY = "x-resonanz-actor"
 _TENANT = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+_ACTOR = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@+-]{0,199}")
 
 
 def validate_tenant(tenant: str) -> str:
@@ -74,17 +81,40 @@ def tenant_of(context: grpc.aio.ServicerContext[Any, Any]) -> str:
     return validate_tenant(values[0])
 
 
+def validate_actor(actor: str) -> str:
+    """Return ``actor`` when it is a valid user id, else raise ValidationError on the metadata key."""
+    if not _ACTOR.fullmatch(actor):
+        raise ValidationError.single(
+            ACTOR_METADATA_KEY,
+            "must be 1-200 characters of letters, digits and '_.@+-', starting with a letter or digit",
+        )
+    return actor
+
+
+def actor_of(context: grpc.aio.ServicerContext[Any, Any]) -> str:
+    """The acting user named by the ``x-resonanz-actor`` metadata; ``""`` when the caller sent none."""
+    values = metadata_value(context, ACTOR_METADATA_KEY)
+    if not values:
+        return ""
+    if len(set(values)) > 1:
+        raise ValidationError.single(ACTOR_METADATA_KEY, "sent more than once with different values")
+    return validate_actor(values[0])
+
+
 def tenant_metadata(tenant: str) -> tuple[tuple[str, str], ...]:
     """Client side: the metadata naming ``tenant`` (validated), to pass as ``metadata=`` of a call."""
     return ((TENANT_METADATA_KEY, validate_tenant(tenant)),)
 
 
-def call_metadata(tenant: str) -> tuple[tuple[str, str], ...]:
-    """Client side: the tenant metadata plus the current ``traceparent`` when inside a trace."""
+def call_metadata(tenant: str, actor: str = "") -> tuple[tuple[str, str], ...]:
+    """Client side: the tenant metadata, the actor when given, and the current ``traceparent``."""
+    metadata = tenant_metadata(tenant)
+    if actor:
+        metadata = (*metadata, (ACTOR_METADATA_KEY, validate_actor(actor)))
     traceparent = current_traceparent()
     if traceparent is None:
-        return tenant_metadata(tenant)
-    return (*tenant_metadata(tenant), (TRACEPARENT_METADATA_KEY, traceparent))
+        return metadata
+    return (*metadata, (TRACEPARENT_METADATA_KEY, traceparent))
 
 
 @asynccontextmanager
