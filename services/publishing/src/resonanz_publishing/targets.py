@@ -163,7 +163,7 @@ class TargetLedger:
                 )
             ).scalars()
         )
-        status = post_status_from_targets(t.status for t in targets)
+        status = post_status_from_targets([t.status for t in targets], [t.attempts for t in targets])
         if status != post.status:
             post.status = status
         post.updated_at = now
