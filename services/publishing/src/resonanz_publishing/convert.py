@@ -11,12 +11,21 @@ from typing import Any
 
 from google.protobuf import json_format
 from google.protobuf.timestamp_pb2 import Timestamp
-from resonanz.common.v1.content_pb2 import MediaItem, MediaType, NetworkVariant, Post, PostTarget
+from resonanz.common.v1.content_pb2 import (
+    Approval,
+    MediaItem,
+    MediaType,
+    NetworkVariant,
+    Post,
+    PostTarget,
+    UtmParameters,
+)
 from resonanz.events.v1.events_pb2 import PublishRequested, PublishResult
 from resonanz_sdk.manifest import MediaKind
 from resonanz_sdk.network import Media
 
-from resonanz_publishing.models import PostRow, TargetRow
+from resonanz_publishing.models import ApprovalRow, PostRow, TargetRow
+from resonanz_publishing.utm import apply_utm, effective_utm, utm_from_json
 
 _MEDIA_KIND: dict[int, MediaKind] = {
     MediaType.MEDIA_TYPE_IMAGE: MediaKind.IMAGE,
@@ -75,10 +84,20 @@ def target_to_proto(row: TargetRow) -> PostTarget:
         error=row.error,
         attempts=row.attempts,
         published_at=to_timestamp(row.published_at),
+        scheduled_at=to_timestamp(row.scheduled_at),
+        next_attempt_at=to_timestamp(row.next_attempt_at),
+        deleted_at=to_timestamp(row.deleted_at),
     )
 
 
-def post_to_proto(row: PostRow) -> Post:
+def approval_to_proto(row: ApprovalRow) -> Approval:
+    return Approval(
+        step=row.step, approver=row.approver, approved_at=to_timestamp(row.approved_at), note=row.note
+    )
+
+
+def post_to_proto(row: PostRow, approvals: Sequence[ApprovalRow] = ()) -> Post:
+    """The API's view of a post; ``approvals`` are those of the current review round (step order)."""
     return Post(
         id=row.id,
         tenant=row.tenant,
@@ -93,6 +112,11 @@ def post_to_proto(row: PostRow) -> Post:
         created_at=to_timestamp(row.created_at),
         updated_at=to_timestamp(row.updated_at),
         idempotency_key=row.idempotency_key or "",
+        utm=utm_from_json(row.utm),
+        created_by=row.created_by,
+        approvals=[approval_to_proto(a) for a in sorted(approvals, key=lambda a: (a.step, a.approved_at))],
+        approval_steps=row.approval_steps,
+        in_reply_to=row.in_reply_to,
     )
 
 
@@ -110,11 +134,25 @@ def content_for_network(
     return (text, list(media), None)
 
 
-def publish_requested(post: PostRow, target: TargetRow) -> PublishRequested:
-    """The ``publish.requests`` payload for one target, variant applied."""
+def text_for_network(
+    text: str, post_utm: UtmParameters | None, campaign_utm: UtmParameters | None, network: str
+) -> str:
+    """The text as it goes to ``network``: UTM parameters (post's, else campaign's) added to its links."""
+    return apply_utm(text, effective_utm(post_utm, campaign_utm, network))
+
+
+def publish_requested(
+    post: PostRow, target: TargetRow, campaign_utm: UtmParameters | None = None
+) -> PublishRequested:
+    """The ``publish.requests`` payload for one target: variant applied, UTM parameters added.
+
+    :param campaign_utm: the UTM defaults of the post's campaign (``campaigns.utm_defaults``); ``None``
+        when the post has no campaign.
+    """
     text, media, _ = content_for_network(
         post.text, media_from_json(post.media), variants_from_json(post.variants), target.network
     )
+    text = text_for_network(text, utm_from_json(post.utm), campaign_utm, target.network)
     return PublishRequested(
         post_id=post.id,
         network=target.network,
@@ -124,6 +162,7 @@ def publish_requested(post: PostRow, target: TargetRow) -> PublishRequested:
         idempotency_key=idempotency_key(post.id, target.network, target.account),
         campaign_id=post.campaign_id,
         labels=list(post.labels),
+        in_reply_to=post.in_reply_to,
     )
 
 
