@@ -2,7 +2,9 @@
 
 The worker calls :meth:`TargetLedger.begin_attempt` before it talks to the network and
 :meth:`TargetLedger.finish` afterwards; ``finish`` also recomputes the post's status and stages the
-``publish.results`` event in the outbox in the same transaction.
+``publish.results`` event in the outbox in the same transaction. A retry that has to wait longer than
+the worker wants to sleep is handed back to the dispatcher with :meth:`TargetLedger.defer` (PENDING
+again, due later, attempts kept).
 
 Lock order is always target, then post (as in the dispatcher), so concurrent writers cannot deadlock.
 """
@@ -15,7 +17,7 @@ from datetime import datetime
 from resonanz.common.v1.content_pb2 import TargetStatus
 from resonanz_sdk.db import session_factory
 from resonanz_sdk.eventbus import Topic, new_envelope
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from resonanz_publishing.convert import now_utc, publish_result
@@ -40,6 +42,8 @@ class AttemptStart:
     attempts: int
     #: The target was already final (PUBLISHED, FAILED, CANCELLED): nothing to do.
     already_final: bool
+    #: The target waits for a deferred retry that is not due yet (a stale request): nothing to do now.
+    not_due: bool = False
 
 
 class TargetLedger:
@@ -50,7 +54,11 @@ class TargetLedger:
     async def begin_attempt(
         self, tenant: str, post_id: str, network: str, account: str
     ) -> AttemptStart | None:
-        """Mark the target PUBLISHING with one more attempt; ``None`` when there is no such target."""
+        """Mark the target PUBLISHING with one more attempt; ``None`` when there is no such target.
+
+        A target waiting for a deferred retry (``next_attempt_at`` in the future) is left alone, so a
+        stray earlier request never retries before the network's Retry-After.
+        """
         now = now_utc()
         async with self._sessions.begin() as session:
             row = (
@@ -62,10 +70,12 @@ class TargetLedger:
                         TargetRow.network == network,
                         TargetRow.account == account,
                         TargetRow.status.in_(_OPEN_STATUSES),
+                        or_(TargetRow.next_attempt_at.is_(None), TargetRow.next_attempt_at <= now),
                     )
                     .values(
                         status=TargetStatus.TARGET_STATUS_PUBLISHING,
                         attempts=TargetRow.attempts + 1,
+                        next_attempt_at=None,
                         updated_at=now,
                     )
                     .returning(TargetRow.id, TargetRow.attempts)
@@ -75,7 +85,7 @@ class TargetLedger:
             if row is None:
                 existing = (
                     await session.execute(
-                        select(TargetRow.id, TargetRow.attempts).where(
+                        select(TargetRow.id, TargetRow.attempts, TargetRow.status).where(
                             TargetRow.tenant == tenant,
                             TargetRow.post_id == post_id,
                             TargetRow.network == network,
@@ -85,7 +95,11 @@ class TargetLedger:
                 ).one_or_none()
                 if existing is None:
                     return None
-                return AttemptStart(existing.id, post_id, existing.attempts, already_final=True)
+                if existing.status in FINAL_TARGET_STATUSES:
+                    return AttemptStart(existing.id, post_id, existing.attempts, already_final=True)
+                return AttemptStart(
+                    existing.id, post_id, existing.attempts, already_final=False, not_due=True
+                )
             await self._recompute_post(session, post_id, now)
             return AttemptStart(row.id, post_id, row.attempts, already_final=False)
 
@@ -102,6 +116,39 @@ class TargetLedger:
                 )
             ).scalar_one()
             return attempts
+
+    async def defer(self, target_id: int, *, due_at: datetime, error: str, uncount: bool = False) -> bool:
+        """Hand a PUBLISHING target back to the dispatcher: PENDING, due (and next attempt) at ``due_at``.
+
+        The attempts are kept (so the post stays PUBLISHING and the next attempt asks
+        ``find_published`` first) and ``error`` says why it waits. ``uncount`` takes back the attempt
+        that :meth:`begin_attempt` counted when no network call was made (our own rate limit was full).
+        Returns ``False`` (and changes nothing) when the target is no longer PUBLISHING.
+        """
+        now = now_utc()
+        async with self._sessions.begin() as session:
+            changed = (
+                await session.execute(
+                    update(TargetRow)
+                    .where(
+                        TargetRow.id == target_id, TargetRow.status == TargetStatus.TARGET_STATUS_PUBLISHING
+                    )
+                    .values(
+                        status=TargetStatus.TARGET_STATUS_PENDING,
+                        due_at=due_at,
+                        next_attempt_at=due_at,
+                        error=error,
+                        attempts=TargetRow.attempts - (1 if uncount else 0),
+                        updated_at=now,
+                    )
+                    .returning(TargetRow.post_id)
+                    .execution_options(synchronize_session=False)
+                )
+            ).scalar_one_or_none()
+            if changed is None:
+                return False
+            await self._recompute_post(session, changed, now)
+            return True
 
     async def finish(
         self,
