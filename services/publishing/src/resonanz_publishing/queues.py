@@ -37,8 +37,9 @@ SEARCH_HORIZON = timedelta(days=366)
 SHOWN_FREE_SLOTS = 10
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
-#: UTC = local - offset, and no offset exceeds 14 hours: a bound on how early a local day starts in UTC.
-_MAX_UTC_OFFSET = timedelta(hours=14)
+#: UTC = local - offset, and no offset (even a historical local mean time) reaches a day: a bound on how
+#: early in UTC a local day can start.
+_MAX_UTC_OFFSET = timedelta(days=1)
 #: Longest gap searched minute by minute on a spring-forward day (real gaps are at most a day).
 _MAX_GAP_MINUTES = 2 * 24 * 60
 _TAKEN_STATUSES_EXCLUDED = (TargetStatus.TARGET_STATUS_CANCELLED, TargetStatus.TARGET_STATUS_FAILED)
