@@ -1,4 +1,5 @@
-"""Posts in the database, as the gRPC API sees them: create (idempotently), get, list.
+"""Posts in the database, as the gRPC API sees them: get, list (with filters), and the reads and locks
+the workflow (``workflow.py``) builds its transactions from.
 
 Every query filters by tenant; a post of another tenant is reported as not found.
 """
@@ -6,19 +7,22 @@ Every query filters by tenant; a post of another tenant is reported as not found
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from resonanz.common.v1.content_pb2 import PostStatus, TargetStatus
+from resonanz.common.v1.content_pb2 import Post, PostStatus, TargetStatus
 from resonanz.publishing.v1.publishing_service_pb2 import CreatePostRequest
 from resonanz_sdk.db import session_factory
 from resonanz_sdk.errors import NotFoundError
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, and_, cast, column, exists, func, or_, select
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from resonanz_publishing.convert import from_timestamp, messages_to_json, now_utc, utc
-from resonanz_publishing.models import Base, PostRow, TargetRow
+from resonanz_publishing.convert import from_timestamp, messages_to_json, now_utc, post_to_proto, utc
+from resonanz_publishing.models import ApprovalRow, Base, PostRow, TargetRow
 
 
 @dataclass(frozen=True)
@@ -40,17 +44,99 @@ class PageCursor:
         return cls(utc(datetime.fromisoformat(created)), post_id)
 
 
+def new_post_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True)
+class PostFilter:
+    """ListPosts filters; empty values do not filter."""
+
+    status: int = PostStatus.POST_STATUS_UNSPECIFIED
+    campaign_id: str = ""
+    label: str = ""
+    network: str = ""
+    account: str = ""
+    scheduled_from: datetime | None = None
+    scheduled_to: datetime | None = None
+
+
+async def load_post(session: AsyncSession, tenant: str, post_id: str, *, lock: bool) -> PostRow:
+    """The tenant's post with fresh targets, read in ``session``; NotFoundError when there is none.
+
+    With ``lock`` (PostgreSQL) the targets and then the post are locked ``FOR UPDATE``, the same order
+    as the dispatcher and the workers, so the caller's checks hold until it commits. On SQLite the
+    caller's conditional UPDATEs guard against concurrent writers instead.
+    """
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if lock and postgres:
+        await session.execute(
+            select(TargetRow.id)
+            .where(TargetRow.tenant == tenant, TargetRow.post_id == post_id)
+            .order_by(TargetRow.id)
+            .with_for_update()
+        )
+    stmt = (
+        select(PostRow)
+        .where(PostRow.tenant == tenant, PostRow.id == post_id)
+        .execution_options(populate_existing=True)
+    )
+    if lock and postgres:
+        stmt = stmt.with_for_update(of=PostRow)
+    post: PostRow | None = (await session.execute(stmt)).scalar_one_or_none()
+    if post is None:
+        raise NotFoundError(f"post {post_id!r} not found")
+    await session.refresh(post, ["targets"])
+    return post
+
+
+async def approvals_of(session: AsyncSession, post_ids: Iterable[str]) -> dict[str, list[ApprovalRow]]:
+    """The approvals of the current review round of each post, by post id."""
+    ids = list(set(post_ids))
+    out: defaultdict[str, list[ApprovalRow]] = defaultdict(list)
+    if not ids:
+        return out
+    rows = (
+        await session.execute(
+            select(ApprovalRow).where(ApprovalRow.post_id.in_(ids)).order_by(ApprovalRow.step, ApprovalRow.id)
+        )
+    ).scalars()
+    for row in rows:
+        out[row.post_id].append(row)
+    return out
+
+
 class PostStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._sessions = session_factory(engine)
+        self._postgres = engine.dialect.name == "postgresql"
+
+    async def find_by_idempotency_key(self, tenant: str, key: str) -> PostRow | None:
+        return await self._by_idempotency_key(tenant, key)
+
+    async def view(self, tenant: str, post_id: str) -> Post:
+        """The post as the API shows it (targets and the current round's approvals)."""
+        async with self._sessions() as session:
+            post = await load_post(session, tenant, post_id, lock=False)
+            approvals = await approvals_of(session, [post.id])
+            return post_to_proto(post, approvals.get(post.id, ()))
+
+    async def views(self, posts: Iterable[PostRow]) -> list[Post]:
+        rows = list(posts)
+        async with self._sessions() as session:
+            approvals = await approvals_of(session, [p.id for p in rows])
+        return [post_to_proto(p, approvals.get(p.id, ())) for p in rows]
 
     async def create_tables(self) -> None:
         async with self._engine.begin() as conn:
             await conn.run_sync(Base.metadata.create_all)
 
     async def create_post(self, tenant: str, request: CreatePostRequest) -> tuple[PostRow, bool]:
-        """Store a validated request as a post with PENDING targets, in one transaction.
+        """Store a validated request as a SCHEDULED post with due PENDING targets, in one transaction.
+
+        Bypasses the workflow (no review, no account checks): for the dispatcher's tests and the
+        benchmarks. The API creates posts through ``PostWorkflow.create``.
 
         Returns the post and whether it was created; with an ``idempotency_key`` that the tenant used
         before, the earlier post is returned instead (also when two creates race).
@@ -63,7 +149,7 @@ class PostStore:
         now = now_utc()
         scheduled = from_timestamp(request.scheduled_at) if request.HasField("scheduled_at") else now
         post = PostRow(
-            id=uuid.uuid4().hex,
+            id=new_post_id(),
             tenant=tenant,
             text=request.text,
             media=messages_to_json(request.media),
@@ -88,6 +174,8 @@ class PostStore:
                 url="",
                 error="",
                 updated_at=now,
+                scheduled_at=scheduled,
+                due_at=scheduled,
             )
             for i, t in enumerate(request.targets)
         ]
@@ -127,15 +215,10 @@ class PostStore:
         *,
         limit: int,
         after: PageCursor | None = None,
-        status: int = PostStatus.POST_STATUS_UNSPECIFIED,
-        campaign_id: str = "",
+        filters: PostFilter | None = None,
     ) -> tuple[list[PostRow], PageCursor | None]:
         """One page of the tenant's posts, newest first, and the cursor of the next page (if any)."""
-        stmt = select(PostRow).where(PostRow.tenant == tenant)
-        if status != PostStatus.POST_STATUS_UNSPECIFIED:
-            stmt = stmt.where(PostRow.status == status)
-        if campaign_id:
-            stmt = stmt.where(PostRow.campaign_id == campaign_id)
+        stmt = select(PostRow).where(PostRow.tenant == tenant, *self._conditions(filters or PostFilter()))
         if after is not None:
             stmt = stmt.where(
                 or_(
@@ -151,3 +234,31 @@ class PostStore:
             last = rows[-1]
             return rows, PageCursor(utc(last.created_at), last.id)
         return rows, None
+
+    def _conditions(self, f: PostFilter) -> list[ColumnElement[bool]]:
+        out: list[ColumnElement[bool]] = []
+        if f.status != PostStatus.POST_STATUS_UNSPECIFIED:
+            out.append(PostRow.status == f.status)
+        if f.campaign_id:
+            out.append(PostRow.campaign_id == f.campaign_id)
+        if f.label:
+            out.append(self._has_label(f.label))
+        if f.network or f.account:
+            on_target = [TargetRow.post_id == PostRow.id]
+            if f.network:
+                on_target.append(TargetRow.network == f.network)
+            if f.account:
+                on_target.append(TargetRow.account == f.account)
+            out.append(exists().where(*on_target))
+        if f.scheduled_from is not None:
+            out.append(PostRow.scheduled_at >= f.scheduled_from)
+        if f.scheduled_to is not None:
+            out.append(PostRow.scheduled_at < f.scheduled_to)
+        return out
+
+    def _has_label(self, label: str) -> ColumnElement[bool]:
+        """The post's JSON label list contains ``label`` (jsonb containment; SQLite's json_each)."""
+        if self._postgres:
+            return cast(PostRow.labels, JSONB).contains([label])
+        each = func.json_each(PostRow.labels).table_valued("value")
+        return exists().select_from(each).where(column("value") == label)
