@@ -74,7 +74,7 @@ def ts(value: str) -> Timestamp:
 
 async def invalid_fields(campaigns: Campaigns, **fields: object) -> set[str]:
     with pytest.raises(grpc.aio.AioRpcError) as info:
-        await campaigns.create(**fields)
+        await campaigns.create("acme", "", **fields)
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT, info.value.details()
     return {v.field for v in field_violations(info.value)}
 

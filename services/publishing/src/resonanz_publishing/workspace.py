@@ -315,4 +315,4 @@ def _require_admin(members: Sequence[MemberRow], tenant: str, actor: str) -> Non
     if role is None:
         raise PermissionDeniedError(f"{actor!r} is not a member of workspace {tenant!r}")
     if role != Role.ROLE_ADMIN:
-        raise PermissionDeniedError(f"{actor!r} is {_role_name(role)}; admin needs the admin role")
+        raise PermissionDeniedError(f"{actor!r} is {_role_name(role)}; changing members needs the admin role")
