@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from resonanz_cli import mentions, plugins, posts, queries, scores
+from resonanz_cli import accounts, media, mentions, plugins, posts, queries, scores, workspace
 from resonanz_cli.client import CliState
 from resonanz_cli.errors import EXIT_USER_ERROR
 
@@ -46,8 +46,9 @@ app = typer.Typer(
     name="resonanz",
     cls=ResonanzGroup,
     help="Resonanz: publish posts, listen to mentions and read scores from the command line.\n\n"
-    "Services are found through RESONANZ_PUBLISHING_ADDR, RESONANZ_LISTENING_ADDR and "
-    "RESONANZ_SCORING_ADDR (default RESONANZ_GRPC_HOST with the service ports).\n\n"
+    "Services are found through RESONANZ_PUBLISHING_ADDR (posts, accounts, workspace, media), "
+    "RESONANZ_LISTENING_ADDR and RESONANZ_SCORING_ADDR (default RESONANZ_GRPC_HOST with the service "
+    "ports).\n\n"
     "Exit codes: 0 ok, 1 fix your input, 2 a service is unavailable.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -57,6 +58,9 @@ app.add_typer(queries.app, name="queries")
 app.add_typer(mentions.app, name="mentions")
 app.add_typer(scores.app, name="scores")
 app.add_typer(plugins.app, name="plugins")
+app.add_typer(accounts.app, name="accounts")
+app.add_typer(workspace.app, name="workspace")
+app.add_typer(media.app, name="media")
 
 
 @app.callback()
@@ -71,9 +75,20 @@ def root(
             show_default=False,
         ),
     ] = None,
+    actor: Annotated[
+        str | None,
+        typer.Option(
+            "--as",
+            "--actor",
+            metavar="USER",
+            help="User to act as (sent as x-resonanz-actor; the audit log names them). "
+            "Default: RESONANZ_ACTOR, else your login name.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Resonanz command line."""
-    state = CliState(tenant=tenant)
+    state = CliState(tenant=tenant, actor=actor)
     ctx.obj = state
     ctx.call_on_close(state.close)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import UTC
 
+import resonanz.publishing.v1.publishing_service_pb2 as publishing_pb2
 import resonanz.scoring.v1.scoring_service_pb2 as scoring_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
 from resonanz.common.v1 import content_pb2, mention_pb2, score_pb2
@@ -19,6 +20,9 @@ from rich.table import Table
 from rich.text import Text
 
 _STATUS_STYLE = {
+    "draft": "dim",
+    "in_review": "magenta",
+    "approved": "blue",
     "published": "green",
     "partly_published": "yellow",
     "failed": "red",
@@ -27,6 +31,12 @@ _STATUS_STYLE = {
     "queued": "cyan",
     "scheduled": "blue",
     "pending": "blue",
+    "connected": "green",
+    "needs_reauth": "red",
+    "disconnected": "dim",
+    "created": "green",
+    "already existed": "yellow",
+    "would create": "blue",
     "positive": "green",
     "neutral": "yellow",
     "negative": "red",
@@ -68,20 +78,51 @@ def shorten(text: str, width: int = 80) -> str:
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
+def _target_note(t: content_pb2.PostTarget) -> Text:
+    note = Text(t.error, style="red") if t.error else Text(t.url)
+    if t.HasField("next_attempt_at"):
+        note.append(f" (next attempt {timestamp(t.next_attempt_at)})", style="yellow")
+    if t.HasField("deleted_at"):
+        note.append(f" (deleted {timestamp(t.deleted_at)})", style="dim")
+    return note
+
+
 def targets_table(targets: Iterable[content_pb2.PostTarget]) -> Table:
     table = Table(box=None, pad_edge=False)
-    for column in ("network", "account", "status", "attempts", "published", "url / error"):
+    for column in ("network", "account", "status", "due", "attempts", "published", "url / error"):
         table.add_column(column)
     for t in targets:
         table.add_row(
             escape(t.network),
             escape(t.account),
             styled(target_status(t)),
+            timestamp(t.scheduled_at),
             str(t.attempts),
             timestamp(t.published_at),
-            Text(t.error, style="red") if t.error else escape(t.url),
+            _target_note(t),
         )
     return table
+
+
+def utm_text(utm: content_pb2.UtmParameters) -> str:
+    """``source=news, medium=social`` for the UTM parameters that are set."""
+    return ", ".join(
+        f"{name}={getattr(utm, name)}"
+        for name in ("source", "medium", "campaign", "term", "content")
+        if getattr(utm, name)
+    )
+
+
+def media_text(item: content_pb2.MediaItem) -> str:
+    kind = enum_label(content_pb2.MediaType.Name(item.type), "MEDIA_TYPE_")
+    parts = [
+        item.id or item.uri,
+        kind,
+        item.mime_type,
+        f"{item.size_bytes:,} bytes" if item.size_bytes else "",
+    ]
+    text = " ".join(p for p in parts if p and p != "-")
+    return text + (f' alt="{item.alt_text}"' if item.alt_text else "")
 
 
 def post_panel(post: content_pb2.Post) -> Panel:
@@ -90,12 +131,33 @@ def post_panel(post: content_pb2.Post) -> Panel:
     meta.add_column()
     meta.add_row("status", styled(post_status(post)))
     meta.add_row("text", Text(post.text))
+    for variant in post.variants:
+        meta.add_row(f"text on {escape(variant.network)}", Text(variant.text))
+    for item in post.media:
+        meta.add_row("media", escape(media_text(item)))
     meta.add_row("scheduled", timestamp(post.scheduled_at))
-    meta.add_row("created", timestamp(post.created_at))
+    meta.add_row(
+        "created", timestamp(post.created_at) + (f" by {post.created_by}" if post.created_by else "")
+    )
+    if post.in_reply_to:
+        meta.add_row("in reply to", escape(post.in_reply_to))
+    if post.approval_steps:
+        passed = len({a.step for a in post.approvals})
+        meta.add_row("review", f"{passed} of {post.approval_steps} step(s) approved")
+    for approval in post.approvals:
+        note = f": {approval.note}" if approval.note else ""
+        meta.add_row(
+            "approved",
+            escape(
+                f"step {approval.step + 1} by {approval.approver} at {timestamp(approval.approved_at)}{note}"
+            ),
+        )
     if post.labels:
         meta.add_row("labels", escape(", ".join(post.labels)))
     if post.campaign_id:
         meta.add_row("campaign", escape(post.campaign_id))
+    if utm_text(post.utm):
+        meta.add_row("utm", escape(utm_text(post.utm)))
     if post.idempotency_key:
         meta.add_row("idempotency key", escape(post.idempotency_key))
     return Panel(Group(meta, Text(""), targets_table(post.targets)), title=f"post {escape(post.id)}")
@@ -114,7 +176,7 @@ def watch_line(post: content_pb2.Post) -> Text:
 
 def posts_table(posts: Sequence[content_pb2.Post]) -> Table:
     table = Table(title=f"{len(posts)} post(s)")
-    for column in ("id", "status", "targets", "scheduled", "created", "text"):
+    for column in ("id", "status", "targets", "scheduled", "created", "labels", "text"):
         table.add_column(column, overflow="fold" if column == "id" else "ellipsis")
     for p in posts:
         targets = ", ".join(f"{t.network}:{t.account}" for t in p.targets)
@@ -124,7 +186,33 @@ def posts_table(posts: Sequence[content_pb2.Post]) -> Table:
             escape(targets),
             timestamp(p.scheduled_at),
             timestamp(p.created_at),
+            escape(", ".join(p.labels)),
             Text(shorten(p.text, 50)),
+        )
+    return table
+
+
+def comments_table(comments: Sequence[publishing_pb2.Comment], *, post_id: str) -> Table:
+    table = Table(title=f"{len(comments)} comment(s) on post {escape(post_id)}")
+    for column in ("at", "author", "text"):
+        table.add_column(column)
+    for c in comments:
+        table.add_row(timestamp(c.created_at), escape(c.author), Text(c.text))
+    return table
+
+
+def audit_table(events: Sequence[publishing_pb2.AuditEvent], *, title: str) -> Table:
+    table = Table(title=title)
+    for column in ("at", "actor", "action", "post", "status", "detail"):
+        table.add_column(column, overflow="fold" if column == "post" else "ellipsis")
+    for e in events:
+        before = enum_label(content_pb2.PostStatus.Name(e.from_status), "POST_STATUS_")
+        after = enum_label(content_pb2.PostStatus.Name(e.to_status), "POST_STATUS_")
+        change = (
+            "" if before == after == "-" else (after if before in ("-", after) else f"{before} → {after}")
+        )
+        table.add_row(
+            timestamp(e.at), escape(e.actor), escape(e.action), escape(e.post_id), change, Text(e.detail)
         )
     return table
 
