@@ -30,6 +30,7 @@ from resonanz_sdk.db import create_engine, session_factory
 from resonanz_sdk.errors import NotFoundError
 from resonanz_sdk.grpc import GrpcServer, call_metadata, field_violations
 from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 MIB = 1024 * 1024
@@ -377,3 +378,16 @@ def fetch(uri: str) -> bytes:
     with urllib.request.urlopen(uri, timeout=10) as response:
         body: bytes = response.read()
         return body
+
+
+async def test_bytes_are_deleted_when_the_row_cannot_be_written(media: Media) -> None:
+    """The database failing after the bytes were stored leaves no file behind."""
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield PNG
+
+    async with media.engine.begin() as conn:
+        await conn.run_sync(MediaRow.__table__.drop)
+    with pytest.raises(DBAPIError):
+        await media.catalog.upload("t1", info(PNG), chunks(), "ann")
+    assert media.files() == []
