@@ -135,7 +135,7 @@ class Dispatcher:
                 await session.execute(
                     update(TargetRow)
                     .where(TargetRow.id.in_([r.id for r in rows]))
-                    .values(status=TargetStatus.TARGET_STATUS_QUEUED, updated_at=now)
+                    .values(status=TargetStatus.TARGET_STATUS_QUEUED, next_attempt_at=None, updated_at=now)
                     .execution_options(synchronize_session=False)
                 )
             return rows
@@ -147,7 +147,7 @@ class Dispatcher:
             await session.execute(
                 update(TargetRow)
                 .where(TargetRow.id.in_(candidates), TargetRow.status == TargetStatus.TARGET_STATUS_PENDING)
-                .values(status=TargetStatus.TARGET_STATUS_QUEUED, updated_at=now)
+                .values(status=TargetStatus.TARGET_STATUS_QUEUED, next_attempt_at=None, updated_at=now)
                 .returning(TargetRow.id)
                 .execution_options(synchronize_session=False)
             )

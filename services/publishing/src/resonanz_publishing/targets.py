@@ -56,8 +56,9 @@ class TargetLedger:
     ) -> AttemptStart | None:
         """Mark the target PUBLISHING with one more attempt; ``None`` when there is no such target.
 
-        A target waiting for a deferred retry (``next_attempt_at`` in the future) is left alone, so a
-        stray earlier request never retries before the network's Retry-After.
+        A PENDING target waiting for a deferred retry (``next_attempt_at`` in the future) is left
+        alone, so a stray earlier request never retries before the network's Retry-After; the
+        dispatcher clears ``next_attempt_at`` when it re-sends the request.
         """
         now = now_utc()
         async with self._sessions.begin() as session:
@@ -70,7 +71,11 @@ class TargetLedger:
                         TargetRow.network == network,
                         TargetRow.account == account,
                         TargetRow.status.in_(_OPEN_STATUSES),
-                        or_(TargetRow.next_attempt_at.is_(None), TargetRow.next_attempt_at <= now),
+                        or_(
+                            TargetRow.status != TargetStatus.TARGET_STATUS_PENDING,
+                            TargetRow.next_attempt_at.is_(None),
+                            TargetRow.next_attempt_at <= now,
+                        ),
                     )
                     .values(
                         status=TargetStatus.TARGET_STATUS_PUBLISHING,
