@@ -1,9 +1,12 @@
-"""Test doubles of the three Resonanz gRPC services, for the CLI tests.
+"""In-process doubles of the Resonanz gRPC services, for the CLI tests.
 
-The real services are being built concurrently; these small in-memory servicers speak the same protos
-and run inside the sdk's real :class:`~resonanz_sdk.grpc.GrpcServer` (real grpc.aio on loopback, real
-error interceptor, real tenant handling), so the CLI is exercised over real gRPC. The end-to-end test
-runs the CLI against the real services. Every servicer records the tenant of each call.
+Small in-memory servicers that speak the real protos and run inside the sdk's real
+:class:`~resonanz_sdk.grpc.GrpcServer` (real grpc.aio on loopback, real error interceptor, real tenant
+and actor metadata), so the CLI is exercised over real gRPC. They answer like the real services would
+for what the CLI relies on (validation with named fields, NOT_FOUND across tenants, lifecycle rules,
+idempotency keys) and record every request with its tenant and actor, so tests can check what the CLI
+sent. The real services have their own tests; the lead's end-to-end test runs the CLI against them.
+The account, workspace and media doubles are in :mod:`cli_doubles_admin`.
 """
 
 from __future__ import annotations
@@ -14,23 +17,37 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import grpc.aio
 import resonanz.listening.v1.listening_service_pb2 as listening_pb2
 import resonanz.listening.v1.listening_service_pb2_grpc as listening_grpc
+import resonanz.publishing.v1.account_service_pb2_grpc as account_grpc
+import resonanz.publishing.v1.media_service_pb2_grpc as media_grpc
 import resonanz.publishing.v1.publishing_service_pb2 as publishing_pb2
 import resonanz.publishing.v1.publishing_service_pb2_grpc as publishing_grpc
+import resonanz.publishing.v1.workspace_service_pb2 as workspace_pb2
+import resonanz.publishing.v1.workspace_service_pb2_grpc as workspace_grpc
 import resonanz.scoring.v1.scoring_service_pb2 as scoring_pb2
 import resonanz.scoring.v1.scoring_service_pb2_grpc as scoring_grpc
+from cli_doubles_admin import AccountDouble, MediaDouble, Recorder, WorkspaceDouble
 from google.protobuf.timestamp_pb2 import Timestamp
 from resonanz.common.v1 import content_pb2, mention_pb2, score_pb2
-from resonanz_sdk.errors import FieldViolation, NotFoundError, ValidationError
-from resonanz_sdk.grpc import GrpcServer, tenant_of
+from resonanz_sdk.errors import (
+    FailedPreconditionError,
+    FieldViolation,
+    NotFoundError,
+    PermissionDeniedError,
+    ValidationError,
+)
+from resonanz_sdk.grpc import GrpcServer, actor_of, tenant_of
 from typer.testing import Result
 
 Context = grpc.aio.ServicerContext[Any, Any]
 #: The ``cli`` fixture: ``await cli("posts", "list", env={...})`` runs ``resonanz`` and returns the result.
 RunCli = Callable[..., Awaitable[Result]]
+#: The login name the ``cli`` fixture runs under: the actor when neither --as nor RESONANZ_ACTOR is set.
+LOGIN_NAME = "cli-tester"
 KNOWN_NETWORKS = frozenset({"simulated"})
 FINAL = frozenset(
     {
@@ -55,17 +72,56 @@ def _page(items: list[Any], page_size: int, token: str) -> tuple[list[Any], str]
     return items[start:end], (str(end) if end < len(items) else "")
 
 
+_FINAL_TARGETS = frozenset(
+    {
+        content_pb2.TARGET_STATUS_PUBLISHED,
+        content_pb2.TARGET_STATUS_FAILED,
+        content_pb2.TARGET_STATUS_CANCELLED,
+    }
+)
+#: What the double's "simulated" network allows, so that a too long text is refused like a manifest would.
+SIMULATED_MAX_TEXT = 280
+
+
+def _local_to_utc(local: publishing_pb2.LocalDateTime) -> Timestamp:
+    moment = datetime.fromisoformat(local.date_time).replace(tzinfo=ZoneInfo(local.time_zone))
+    ts = Timestamp()
+    ts.FromDatetime(moment.astimezone(UTC))
+    return ts
+
+
 @dataclass
 class PublishingDouble(publishing_grpc.PublishingServiceServicer):
-    """Posts in memory; WatchPost walks a post through publishing to published."""
+    """Posts in memory with the lifecycle of the real service: draft, review by the workspace's policy
+    (roles, four eyes), scheduled, cancelled, deleted from the network; comments and an audit log.
 
+    WatchPost walks a post through publishing to published. For the CSV import it can slow CreatePost
+    down (``create_delay``) and counts the calls in flight; ``unavailable_after`` makes it answer
+    UNAVAILABLE after that many creates; ``send_replay_header`` answers a known idempotency key with
+    the ``x-resonanz-replayed: true`` trailer.
+    """
+
+    workspace: WorkspaceDouble = field(default_factory=WorkspaceDouble)
+    media: MediaDouble | None = None
+    recorder: Recorder = field(default_factory=Recorder)
     posts: dict[str, content_pb2.Post] = field(default_factory=dict)
     tenants: list[str] = field(default_factory=list)
+    actors: list[str] = field(default_factory=list)
     list_requests: list[publishing_pb2.ListPostsRequest] = field(default_factory=list)
+    comments: dict[str, list[publishing_pb2.Comment]] = field(default_factory=dict)
+    audit: list[publishing_pb2.AuditEvent] = field(default_factory=list)
+    create_delay: float = 0.0
+    in_flight: int = 0
+    max_in_flight: int = 0
+    unavailable_after: int | None = None
+    send_replay_header: bool = False
 
-    def _tenant(self, context: Context) -> str:
+    def _tenant(self, context: Context, method: str = "", request: Any = None) -> str:
         tenant = tenant_of(context)
         self.tenants.append(tenant)
+        self.actors.append(actor_of(context))
+        if method:
+            self.recorder.record(method, request, context)
         return tenant
 
     def _get(self, tenant: str, post_id: str) -> content_pb2.Post:
@@ -74,69 +130,192 @@ class PublishingDouble(publishing_grpc.PublishingServiceServicer):
             raise NotFoundError(f"post {post_id!r} not found")
         return post
 
-    async def CreatePost(  # noqa: N802
-        self, request: publishing_pb2.CreatePostRequest, context: Context
-    ) -> publishing_pb2.CreatePostResponse:
-        tenant = self._tenant(context)
+    def _audit(
+        self,
+        post: content_pb2.Post,
+        actor: str,
+        action: str,
+        before: content_pb2.PostStatus.ValueType,
+        detail: str = "",
+    ) -> None:
+        self.audit.append(
+            publishing_pb2.AuditEvent(
+                id=str(len(self.audit) + 1),
+                post_id=post.id,
+                actor=actor,
+                action=action,
+                from_status=before,
+                to_status=post.status,
+                detail=detail,
+                at=_now(),
+            )
+        )
+
+    def _validate(self, request: publishing_pb2.CreatePostRequest, field_prefix: str = "") -> None:
         violations = []
+        networks = {t.network for t in request.targets}
         if not request.text.strip():
-            violations.append(FieldViolation("text", "must not be empty"))
+            violations.append(FieldViolation(f"{field_prefix}text", "must not be empty"))
+        elif "simulated" in networks and len(request.text) > SIMULATED_MAX_TEXT:
+            violations.append(
+                FieldViolation(
+                    f"{field_prefix}text",
+                    f"is {len(request.text)} characters as simulated counts them; "
+                    f"simulated allows {SIMULATED_MAX_TEXT}",
+                )
+            )
         if not request.targets:
-            violations.append(FieldViolation("targets", "at least one target is required"))
+            violations.append(FieldViolation(f"{field_prefix}targets", "at least one target is required"))
         for i, target in enumerate(request.targets):
             if target.network not in KNOWN_NETWORKS:
                 violations.append(
-                    FieldViolation(f"targets[{i}].network", f"no plugin provides {target.network!r}")
+                    FieldViolation(
+                        f"{field_prefix}targets[{i}].network", f"no plugin provides {target.network!r}"
+                    )
                 )
+        for i, variant in enumerate(request.variants):
+            if variant.network not in networks:
+                violations.append(
+                    FieldViolation(f"{field_prefix}variants[{i}].network", "is not a target network")
+                )
+        for i, item in enumerate(request.media):
+            if self.media is not None and item.id not in self.media.stored:
+                violations.append(FieldViolation(f"{field_prefix}media[{i}].id", f"no media {item.id!r}"))
+        violations.extend(self._schedule_violations(request, field_prefix))
         if violations:
             raise ValidationError(violations)
-        for post in self.posts.values():
-            if request.idempotency_key and post.idempotency_key == request.idempotency_key:
-                return publishing_pb2.CreatePostResponse(post=post)
-        post = content_pb2.Post(
-            id=uuid.uuid4().hex[:12],
-            tenant=tenant,
-            text=request.text,
-            targets=[
-                content_pb2.PostTarget(
-                    network=t.network, account=t.account, status=content_pb2.TARGET_STATUS_PENDING
+
+    @staticmethod
+    def _schedule_violations(
+        request: publishing_pb2.CreatePostRequest, field_prefix: str
+    ) -> list[FieldViolation]:
+        violations = []
+        ways = [request.HasField("scheduled_at"), request.HasField("local_time"), request.next_free_slot]
+        if sum(ways) > 1:
+            violations.append(
+                FieldViolation(
+                    f"{field_prefix}scheduled_at", "at most one of scheduled_at, local_time, next_free_slot"
                 )
-                for t in request.targets
-            ],
-            campaign_id=request.campaign_id,
-            labels=request.labels,
-            status=content_pb2.POST_STATUS_SCHEDULED,
-            created_at=_now(),
-            updated_at=_now(),
-            idempotency_key=request.idempotency_key,
-        )
+            )
+        if request.HasField("local_time"):
+            try:
+                ZoneInfo(request.local_time.time_zone)
+            except (ZoneInfoNotFoundError, ValueError):
+                violations.append(FieldViolation(f"{field_prefix}local_time.time_zone", "unknown time zone"))
+        return violations
+
+    def _fill(self, post: content_pb2.Post, request: publishing_pb2.CreatePostRequest) -> None:
+        """Content and schedule of ``request`` onto ``post`` (create and update)."""
+        post.text = request.text
+        post.campaign_id = request.campaign_id
+        post.labels[:] = request.labels
+        del post.media[:]
+        for item in request.media:
+            stored = self.media.stored.get(item.id) if self.media is not None else None
+            post.media.append(stored.item if stored is not None else item)
+        del post.variants[:]
+        post.variants.extend(request.variants)
+        post.utm.CopyFrom(request.utm)
+        post.ClearField("scheduled_at")
+        del post.targets[:]
+        for t in request.targets:
+            target = content_pb2.PostTarget(
+                network=t.network, account=t.account, status=content_pb2.TARGET_STATUS_PENDING
+            )
+            if request.next_free_slot:
+                target.scheduled_at.FromDatetime(datetime(2030, 1, 7, 8, 0, tzinfo=UTC))
+            post.targets.append(target)
         if request.HasField("scheduled_at"):
             post.scheduled_at.CopyFrom(request.scheduled_at)
-        self.posts[post.id] = post
-        return publishing_pb2.CreatePostResponse(post=post)
+        elif request.HasField("local_time"):
+            post.scheduled_at.CopyFrom(_local_to_utc(request.local_time))
+        post.updated_at.CopyFrom(_now())
+
+    def _into_review_or_scheduled(self, post: content_pb2.Post) -> None:
+        steps = len(self.workspace.policy(post.tenant).steps)
+        del post.approvals[:]
+        post.approval_steps = steps
+        post.status = content_pb2.POST_STATUS_IN_REVIEW if steps else content_pb2.POST_STATUS_SCHEDULED
+
+    async def CreatePost(  # noqa: N802
+        self, request: publishing_pb2.CreatePostRequest, context: Context
+    ) -> publishing_pb2.CreatePostResponse:
+        tenant = self._tenant(context, "CreatePost", request)
+        actor = actor_of(context)
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.create_delay:
+                await asyncio.sleep(self.create_delay)
+            if (
+                self.unavailable_after is not None
+                and len(self.recorder.requests("CreatePost")) > self.unavailable_after
+            ):
+                await context.abort(grpc.StatusCode.UNAVAILABLE, "the publishing service is shutting down")
+            self._validate(request)
+            self.workspace.require(tenant, actor, workspace_pb2.ROLE_EDITOR)
+            for post in self.posts.values():
+                if request.idempotency_key and (post.tenant, post.idempotency_key) == (
+                    tenant,
+                    request.idempotency_key,
+                ):
+                    if self.send_replay_header:
+                        context.set_trailing_metadata((("x-resonanz-replayed", "true"),))
+                    return publishing_pb2.CreatePostResponse(post=post)
+            post = content_pb2.Post(
+                id=uuid.uuid4().hex[:12],
+                tenant=tenant,
+                created_at=_now(),
+                idempotency_key=request.idempotency_key,
+                created_by=actor,
+                status=content_pb2.POST_STATUS_DRAFT,
+            )
+            self._fill(post, request)
+            if not request.draft:
+                self._into_review_or_scheduled(post)
+            self.posts[post.id] = post
+            self._audit(post, actor, "created", content_pb2.POST_STATUS_UNSPECIFIED)
+            return publishing_pb2.CreatePostResponse(post=post)
+        finally:
+            self.in_flight -= 1
 
     async def GetPost(  # noqa: N802
         self, request: publishing_pb2.GetPostRequest, context: Context
     ) -> publishing_pb2.GetPostResponse:
-        return publishing_pb2.GetPostResponse(post=self._get(self._tenant(context), request.post_id))
+        return publishing_pb2.GetPostResponse(
+            post=self._get(self._tenant(context, "GetPost", request), request.post_id)
+        )
+
+    @staticmethod
+    def _listed(post: content_pb2.Post, request: publishing_pb2.ListPostsRequest) -> bool:
+        if request.status not in (content_pb2.POST_STATUS_UNSPECIFIED, post.status):
+            return False
+        if request.label and request.label not in post.labels:
+            return False
+        if request.campaign_id and request.campaign_id != post.campaign_id:
+            return False
+        if request.network and not any(
+            t.network == request.network and request.account in ("", t.account) for t in post.targets
+        ):
+            return False
+        when = post.scheduled_at.ToNanoseconds()
+        if request.HasField("scheduled_from") and when < request.scheduled_from.ToNanoseconds():
+            return False
+        return not (request.HasField("scheduled_to") and when >= request.scheduled_to.ToNanoseconds())
 
     async def ListPosts(  # noqa: N802
         self, request: publishing_pb2.ListPostsRequest, context: Context
     ) -> publishing_pb2.ListPostsResponse:
-        tenant = self._tenant(context)
+        tenant = self._tenant(context, "ListPosts", request)
         self.list_requests.append(request)
-        posts = [
-            p
-            for p in reversed(self.posts.values())
-            if p.tenant == tenant and request.status in (content_pb2.POST_STATUS_UNSPECIFIED, p.status)
-        ]
+        posts = [p for p in reversed(self.posts.values()) if p.tenant == tenant and self._listed(p, request)]
         page, token = _page(posts, request.page_size, request.page_token)
         return publishing_pb2.ListPostsResponse(posts=page, next_page_token=token)
 
     async def WatchPost(  # noqa: N802
         self, request: publishing_pb2.WatchPostRequest, context: Context
     ) -> AsyncIterator[publishing_pb2.WatchPostResponse]:
-        post = self._get(self._tenant(context), request.post_id)
+        post = self._get(self._tenant(context, "WatchPost", request), request.post_id)
         yield publishing_pb2.WatchPostResponse(post=post)
         if post.status in FINAL:
             return
@@ -151,9 +330,216 @@ class PublishingDouble(publishing_grpc.PublishingServiceServicer):
                 target.status = target_status
                 target.attempts = 1
                 if target_status == content_pb2.TARGET_STATUS_PUBLISHED:
+                    target.external_id = f"ext-{post.id}"
                     target.url = f"https://{target.network}.example/{target.account}/{post.id}"
                     target.published_at.CopyFrom(_now())
             yield publishing_pb2.WatchPostResponse(post=post)
+
+    async def UpdatePost(  # noqa: N802
+        self, request: publishing_pb2.UpdatePostRequest, context: Context
+    ) -> publishing_pb2.UpdatePostResponse:
+        tenant = self._tenant(context, "UpdatePost", request)
+        actor = actor_of(context)
+        post = self._get(tenant, request.post_id)
+        self._validate(request.post, "post.")
+        self.workspace.require(tenant, actor, workspace_pb2.ROLE_EDITOR)
+        if post.status in FINAL or any(t.status != content_pb2.TARGET_STATUS_PENDING for t in post.targets):
+            raise FailedPreconditionError(f"post {post.id} has started publishing and cannot be changed")
+        before = post.status
+        self._fill(post, request.post)
+        if before in (
+            content_pb2.POST_STATUS_IN_REVIEW,
+            content_pb2.POST_STATUS_APPROVED,
+            content_pb2.POST_STATUS_SCHEDULED,
+        ):
+            self._into_review_or_scheduled(post)
+        self._audit(post, actor, "updated", before)
+        return publishing_pb2.UpdatePostResponse(post=post)
+
+    async def SubmitPost(  # noqa: N802
+        self, request: publishing_pb2.SubmitPostRequest, context: Context
+    ) -> publishing_pb2.SubmitPostResponse:
+        tenant = self._tenant(context, "SubmitPost", request)
+        actor = actor_of(context)
+        post = self._get(tenant, request.post_id)
+        self.workspace.require(tenant, actor, workspace_pb2.ROLE_EDITOR)
+        if post.status != content_pb2.POST_STATUS_DRAFT:
+            raise FailedPreconditionError(f"post {post.id} is not a draft")
+        self._into_review_or_scheduled(post)
+        self._audit(post, actor, "submitted", content_pb2.POST_STATUS_DRAFT)
+        return publishing_pb2.SubmitPostResponse(post=post)
+
+    async def ApprovePost(  # noqa: N802
+        self, request: publishing_pb2.ApprovePostRequest, context: Context
+    ) -> publishing_pb2.ApprovePostResponse:
+        tenant = self._tenant(context, "ApprovePost", request)
+        actor = actor_of(context)
+        post = self._get(tenant, request.post_id)
+        self.workspace.require(tenant, actor, workspace_pb2.ROLE_APPROVER)
+        if post.status != content_pb2.POST_STATUS_IN_REVIEW:
+            raise FailedPreconditionError(f"post {post.id} is not in review")
+        policy = self.workspace.policy(tenant)
+        if actor == post.created_by and not policy.allow_self_approval:
+            raise PermissionDeniedError("the author may not approve their own post (four eyes)")
+        step = 0
+        while step < len(policy.steps):
+            approvers = {a.approver for a in post.approvals if a.step == step}
+            if len(approvers) < policy.steps[step].approvals_required:
+                break
+            step += 1
+        if any(a.step == step and a.approver == actor for a in post.approvals):
+            raise FailedPreconditionError(f"{actor} has already approved this step")
+        post.approvals.append(
+            content_pb2.Approval(step=step, approver=actor, approved_at=_now(), note=request.note)
+        )
+        approvers = {a.approver for a in post.approvals if a.step == step}
+        if step == len(policy.steps) - 1 and len(approvers) >= policy.steps[step].approvals_required:
+            post.status = content_pb2.POST_STATUS_SCHEDULED
+        self._audit(post, actor, "approved", content_pb2.POST_STATUS_IN_REVIEW, request.note)
+        return publishing_pb2.ApprovePostResponse(post=post)
+
+    async def RejectPost(  # noqa: N802
+        self, request: publishing_pb2.RejectPostRequest, context: Context
+    ) -> publishing_pb2.RejectPostResponse:
+        tenant = self._tenant(context, "RejectPost", request)
+        actor = actor_of(context)
+        if not request.reason.strip():
+            raise ValidationError.single("reason", "must not be empty: say what to change")
+        post = self._get(tenant, request.post_id)
+        self.workspace.require(tenant, actor, workspace_pb2.ROLE_APPROVER)
+        if post.status != content_pb2.POST_STATUS_IN_REVIEW:
+            raise FailedPreconditionError(f"post {post.id} is not in review")
+        post.status = content_pb2.POST_STATUS_DRAFT
+        del post.approvals[:]
+        self._comment(post, actor, request.reason)
+        self._audit(post, actor, "rejected", content_pb2.POST_STATUS_IN_REVIEW, request.reason)
+        return publishing_pb2.RejectPostResponse(post=post)
+
+    async def CancelPost(  # noqa: N802
+        self, request: publishing_pb2.CancelPostRequest, context: Context
+    ) -> publishing_pb2.CancelPostResponse:
+        tenant = self._tenant(context, "CancelPost", request)
+        actor = actor_of(context)
+        post = self._get(tenant, request.post_id)
+        self.workspace.require(tenant, actor, workspace_pb2.ROLE_EDITOR)
+        if post.status in FINAL:
+            raise FailedPreconditionError(f"post {post.id} is already final")
+        before = post.status
+        for target in post.targets:
+            if target.status == content_pb2.TARGET_STATUS_PENDING:
+                target.status = content_pb2.TARGET_STATUS_CANCELLED
+        post.status = content_pb2.POST_STATUS_CANCELLED
+        self._audit(post, actor, "cancelled", before, request.reason)
+        return publishing_pb2.CancelPostResponse(post=post)
+
+    def _comment(self, post: content_pb2.Post, actor: str, text: str) -> publishing_pb2.Comment:
+        comments = self.comments.setdefault(post.id, [])
+        comment = publishing_pb2.Comment(
+            id=f"{post.id}-{len(comments) + 1}", post_id=post.id, author=actor, text=text, created_at=_now()
+        )
+        comments.append(comment)
+        return comment
+
+    async def AddComment(  # noqa: N802
+        self, request: publishing_pb2.AddCommentRequest, context: Context
+    ) -> publishing_pb2.AddCommentResponse:
+        tenant = self._tenant(context, "AddComment", request)
+        actor = actor_of(context)
+        if not request.text.strip():
+            raise ValidationError.single("text", "must not be empty")
+        post = self._get(tenant, request.post_id)
+        comment = self._comment(post, actor, request.text)
+        self._audit(post, actor, "commented", post.status)
+        return publishing_pb2.AddCommentResponse(comment=comment)
+
+    async def ListComments(  # noqa: N802
+        self, request: publishing_pb2.ListCommentsRequest, context: Context
+    ) -> publishing_pb2.ListCommentsResponse:
+        post = self._get(self._tenant(context, "ListComments", request), request.post_id)
+        return publishing_pb2.ListCommentsResponse(comments=self.comments.get(post.id, []))
+
+    async def ListAuditEvents(  # noqa: N802
+        self, request: publishing_pb2.ListAuditEventsRequest, context: Context
+    ) -> publishing_pb2.ListAuditEventsResponse:
+        tenant = self._tenant(context, "ListAuditEvents", request)
+        if request.post_id:
+            self._get(tenant, request.post_id)
+        events = [
+            e
+            for e in self.audit
+            if self.posts[e.post_id].tenant == tenant and request.post_id in ("", e.post_id)
+        ]
+        page, token = _page(events, request.page_size or 100, request.page_token)
+        return publishing_pb2.ListAuditEventsResponse(events=page, next_page_token=token)
+
+    async def DeletePublishedPost(  # noqa: N802
+        self, request: publishing_pb2.DeletePublishedPostRequest, context: Context
+    ) -> publishing_pb2.DeletePublishedPostResponse:
+        tenant = self._tenant(context, "DeletePublishedPost", request)
+        actor = actor_of(context)
+        post = self._get(tenant, request.post_id)
+        wanted = {(t.network, t.account) for t in request.targets}
+        chosen = [t for t in post.targets if not wanted or (t.network, t.account) in wanted]
+        unknown = wanted - {(t.network, t.account) for t in post.targets}
+        if unknown:
+            raise ValidationError(
+                [
+                    FieldViolation(f"targets[{i}]", "is not a target of the post")
+                    for i, t in enumerate(request.targets)
+                    if (t.network, t.account) in unknown
+                ]
+            )
+        published = [
+            t
+            for t in chosen
+            if t.status == content_pb2.TARGET_STATUS_PUBLISHED and not t.HasField("deleted_at")
+        ]
+        if not published:
+            raise FailedPreconditionError(f"post {post.id} has no published target to delete")
+        for target in published:
+            target.deleted_at.CopyFrom(_now())
+        self._audit(
+            post, actor, "deleted", post.status, ", ".join(f"{t.network}:{t.account}" for t in published)
+        )
+        return publishing_pb2.DeletePublishedPostResponse(post=post)
+
+    async def ReplyToMention(  # noqa: N802
+        self, request: publishing_pb2.ReplyToMentionRequest, context: Context
+    ) -> publishing_pb2.ReplyToMentionResponse:
+        tenant = self._tenant(context, "ReplyToMention", request)
+        actor = actor_of(context)
+        violations = []
+        if request.network not in KNOWN_NETWORKS:
+            violations.append(FieldViolation("network", f"no plugin provides {request.network!r}"))
+        if not request.in_reply_to:
+            violations.append(FieldViolation("in_reply_to", "must not be empty"))
+        if not request.text.strip():
+            violations.append(FieldViolation("text", "must not be empty"))
+        if violations:
+            raise ValidationError(violations)
+        self.workspace.require(tenant, actor, workspace_pb2.ROLE_EDITOR)
+        post = content_pb2.Post(
+            id=uuid.uuid4().hex[:12],
+            tenant=tenant,
+            text=request.text,
+            targets=[
+                content_pb2.PostTarget(
+                    network=request.network, account=request.account, status=content_pb2.TARGET_STATUS_PENDING
+                )
+            ],
+            media=request.media,
+            status=content_pb2.POST_STATUS_SCHEDULED,
+            created_at=_now(),
+            updated_at=_now(),
+            idempotency_key=request.idempotency_key,
+            created_by=actor,
+            in_reply_to=request.in_reply_to,
+        )
+        self.posts[post.id] = post
+        self._audit(
+            post, actor, "created", content_pb2.POST_STATUS_UNSPECIFIED, f"reply to {request.in_reply_to}"
+        )
+        return publishing_pb2.ReplyToMentionResponse(post=post)
 
 
 def make_mention(seq: int, *, label: str = "acme", network: str = "simulated") -> mention_pb2.Mention:
@@ -342,6 +728,9 @@ class Platform:
     publishing: PublishingDouble
     listening: ListeningDouble
     scoring: ScoringDouble
+    accounts: AccountDouble
+    workspace: WorkspaceDouble
+    media: MediaDouble
     server: GrpcServer
 
     @property
@@ -358,12 +747,18 @@ class Platform:
 
 
 async def start_platform() -> Platform:
-    publishing, listening, scoring = PublishingDouble(), ListeningDouble(), ScoringDouble()
+    workspace, media = WorkspaceDouble(), MediaDouble()
+    accounts = AccountDouble(workspace=workspace)
+    publishing = PublishingDouble(workspace=workspace, media=media)
+    listening, scoring = ListeningDouble(), ScoringDouble()
 
     def register(server: grpc.aio.Server) -> None:
         publishing_grpc.add_PublishingServiceServicer_to_server(publishing, server)
         listening_grpc.add_ListeningServiceServicer_to_server(listening, server)
         scoring_grpc.add_ScoringServiceServicer_to_server(scoring, server)
+        account_grpc.add_AccountServiceServicer_to_server(accounts, server)
+        workspace_grpc.add_WorkspaceServiceServicer_to_server(workspace, server)
+        media_grpc.add_MediaServiceServicer_to_server(media, server)
 
     server = GrpcServer(
         host="127.0.0.1",
@@ -372,9 +767,12 @@ async def start_platform() -> Platform:
             "resonanz.publishing.v1.PublishingService",
             "resonanz.listening.v1.ListeningService",
             "resonanz.scoring.v1.ScoringService",
+            "resonanz.publishing.v1.AccountService",
+            "resonanz.publishing.v1.WorkspaceService",
+            "resonanz.publishing.v1.MediaService",
         ],
         register=register,
         name="cli-test",
     )
     await server.start()
-    return Platform(publishing, listening, scoring, server)
+    return Platform(publishing, listening, scoring, accounts, workspace, media, server)

@@ -11,7 +11,7 @@ import socket
 from collections.abc import AsyncIterator, Mapping
 
 import pytest
-from cli_doubles import Platform, RunCli, start_platform
+from cli_doubles import LOGIN_NAME, Platform, RunCli, start_platform
 from resonanz_cli.app import app
 from typer.testing import CliRunner, Result
 
@@ -27,18 +27,25 @@ async def platform() -> AsyncIterator[Platform]:
 
 @pytest.fixture
 def cli(platform: Platform) -> RunCli:
-    """``await cli("posts", "list", env={...})``: runs ``resonanz`` against the doubles."""
+    """``await cli("posts", "list", env={...}, input="...")``: runs ``resonanz`` against the doubles.
+
+    The login name (the default actor) is ``cli-tester``; ``input`` is what the user types at prompts.
+    """
     runner = CliRunner()
 
-    async def run(*args: str, env: Mapping[str, str | None] | None = None) -> Result:
+    async def run(
+        *args: str, env: Mapping[str, str | None] | None = None, input: str | None = None
+    ) -> Result:
         full_env: dict[str, str | None] = {
             **platform.env,
             "RESONANZ_TENANT": None,
+            "RESONANZ_ACTOR": None,
+            "LOGNAME": LOGIN_NAME,
             "COLUMNS": "200",
             **(env or {}),
         }
         return await asyncio.wait_for(
-            asyncio.to_thread(runner.invoke, app, list(args), env=full_env), timeout=30
+            asyncio.to_thread(runner.invoke, app, list(args), env=full_env, input=input), timeout=60
         )
 
     return run

@@ -142,8 +142,9 @@ def post_panel(post: content_pb2.Post) -> Panel:
     if post.in_reply_to:
         meta.add_row("in reply to", escape(post.in_reply_to))
     if post.approval_steps:
-        passed = len({a.step for a in post.approvals})
-        meta.add_row("review", f"{passed} of {post.approval_steps} step(s) approved")
+        meta.add_row(
+            "review", f"{post.approval_steps} step(s); {len(post.approvals)} approval(s) in this round"
+        )
     for approval in post.approvals:
         note = f": {approval.note}" if approval.note else ""
         meta.add_row(
