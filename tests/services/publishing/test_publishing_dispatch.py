@@ -1,20 +1,25 @@
 """The dispatcher, the outbox and the worker's bookkeeping on both databases: each target is requested
-exactly once even with concurrent dispatchers, staged events survive a failed send (re-sent with the
-same event id), and a worker that crashed after the network took the post never posts it again."""
+exactly once even with concurrent dispatchers (also thousands due at once), only due targets of
+scheduled or publishing posts go out, one audit event per post, campaign UTM on links, staged events
+survive a failed send (re-sent with the same event id), and a worker that crashed after the network
+took the post never posts it again."""
 
 from __future__ import annotations
 
 import asyncio
+import time
+import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiokafka import AIOKafkaConsumer
+from delivery_helpers import insert_post, targets_of
 from resonanz.common.v1.content_pb2 import PostStatus, TargetStatus
 from resonanz.events.v1.events_pb2 import EventEnvelope
 from resonanz.publishing.v1.publishing_service_pb2 import CreatePostRequest, TargetSpec
 from resonanz_publishing.dispatcher import Dispatcher
-from resonanz_publishing.models import OutboxRow
+from resonanz_publishing.models import AuditEventRow, CampaignRow, OutboxRow, PostRow, TargetRow
 from resonanz_publishing.outbox import OutboxRelay
 from resonanz_publishing.retry import BackoffPolicy
 from resonanz_publishing.store import PostStore
@@ -26,7 +31,7 @@ from resonanz_sdk.eventbus import EventProducer, Topic, ensure_topics, topic_nam
 from resonanz_sdk.manifest import Feature, Manifest, TextRules
 from resonanz_sdk.network import AccountRef, Network, OutgoingPost, PublishedPost
 from resonanz_sdk.plugins import PluginManager, hookimpl
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 pytestmark = pytest.mark.integration
@@ -204,3 +209,115 @@ async def test_worker_crash_after_publish_does_not_publish_again(engine: AsyncEn
     )
     # Another tenant's request for the same ids touches nothing.
     assert await worker.process("globex", request) == "unknown_target"
+
+
+async def test_only_due_targets_of_scheduled_or_publishing_posts_are_dispatched(engine: AsyncEngine) -> None:
+    due = await insert_post(engine, [("net", "@a")])
+    draft = await insert_post(engine, [("net", "@a")], status=PostStatus.POST_STATUS_DRAFT)
+    in_review = await insert_post(engine, [("net", "@a")], status=PostStatus.POST_STATUS_IN_REVIEW)
+    cancelled = await insert_post(engine, [("net", "@a")])
+    async with session_factory(engine).begin() as session:
+        await session.execute(
+            update(PostRow).where(PostRow.id == cancelled).values(status=PostStatus.POST_STATUS_CANCELLED)
+        )
+        # A deferred retry of a post that is already publishing.
+        await session.execute(
+            update(PostRow).where(PostRow.id == due).values(status=PostStatus.POST_STATUS_PUBLISHING)
+        )
+        await session.execute(update(TargetRow).where(TargetRow.post_id == due).values(attempts=1))
+    assert await Dispatcher(engine).dispatch_due() == [due]
+    assert await Dispatcher(engine).dispatch_due(datetime.now(UTC) + timedelta(days=365)) == []
+    for post_id in (draft, in_review, cancelled):
+        assert [t.status for t in await targets_of(engine, post_id)] == [TargetStatus.TARGET_STATUS_PENDING]
+
+
+async def test_one_dispatched_audit_event_per_post_and_campaign_utm_on_links(engine: AsyncEngine) -> None:
+    async with session_factory(engine).begin() as session:
+        session.add(
+            CampaignRow(
+                id="c1",
+                tenant="acme",
+                name="Frühling 2025",
+                utm={"source": "", "medium": "social"},
+                created_at=datetime.now(UTC),
+            )
+        )
+    post_id = await insert_post(
+        engine,
+        [("net", "@a"), ("net", "@b"), ("other", "@c")],
+        text="Neu: https://acme.example/shop",
+        campaign_id="c1",
+    )
+    assert await Dispatcher(engine).dispatch_due() == [post_id]
+    rows = await outbox(engine)
+    texts = {
+        (r.network, r.account): r.text
+        for r in (EventEnvelope.FromString(row.envelope).publish_requested for row in rows)
+    }
+    assert texts[("net", "@a")] == (
+        "Neu: https://acme.example/shop?utm_source=net&utm_medium=social&utm_campaign=fruhling-2025"
+    )
+    assert "utm_source=other" in texts[("other", "@c")]
+    async with session_factory(engine)() as session:
+        audit = list(
+            (await session.execute(select(AuditEventRow).where(AuditEventRow.post_id == post_id))).scalars()
+        )
+    assert [(a.action, a.actor, a.to_status) for a in audit] == [
+        ("dispatched", "system", PostStatus.POST_STATUS_PUBLISHING)
+    ]
+    assert audit[0].detail == "net:@a, net:@b, other:@c"
+
+
+async def test_thousands_of_due_posts_drain_once_each_with_three_dispatchers(engine: AsyncEngine) -> None:
+    count = 3000
+    now = datetime.now(UTC)
+    await bulk_insert_due(engine, count, now)
+    dispatchers = [Dispatcher(engine) for _ in range(3)]
+    started = time.perf_counter()
+    results = await asyncio.gather(*(d.dispatch_due(now) for d in dispatchers))
+    elapsed = time.perf_counter() - started
+    assert sum(len(r) for r in results) == count
+    keys = [
+        EventEnvelope.FromString(r.envelope).publish_requested.idempotency_key for r in await outbox(engine)
+    ]
+    assert len(keys) == count
+    assert len(set(keys)) == count
+    print(f"drained {count} due posts with 3 dispatchers in {elapsed:.2f}s")
+    assert await Dispatcher(engine).dispatch_due(now) == []
+
+
+async def bulk_insert_due(engine: AsyncEngine, count: int, due: datetime) -> None:
+    posts = [
+        {
+            "id": uuid.uuid4().hex,
+            "tenant": "acme",
+            "text": f"Post {i}",
+            "media": [],
+            "variants": [],
+            "campaign_id": "",
+            "labels": [],
+            "status": PostStatus.POST_STATUS_SCHEDULED,
+            "scheduled_at": due,
+            "created_at": due,
+            "updated_at": due,
+        }
+        for i in range(count)
+    ]
+    targets = [
+        {
+            "post_id": p["id"],
+            "tenant": "acme",
+            "position": 0,
+            "network": "net",
+            "account": f"@a{i % 50}",
+            "status": TargetStatus.TARGET_STATUS_PENDING,
+            "attempts": 0,
+            "updated_at": due,
+            "scheduled_at": due,
+            "due_at": due,
+        }
+        for i, p in enumerate(posts)
+    ]
+    async with session_factory(engine).begin() as session:
+        await session.execute(insert(PostRow), posts)
+        await session.execute(insert(TargetRow), targets)
