@@ -45,9 +45,9 @@ _UNREACHABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_
 class Outcome(StrEnum):
     CREATED = "created"
     EXISTED = "already existed"
+    WOULD_CREATE = "would create"
     FAILED = "failed"
     NOT_SENT = "not sent"
-    WOULD_CREATE = "would create"
 
 
 @dataclass
@@ -198,10 +198,12 @@ def import_posts(
     except ImportFileError as error:
         fail(f"{file}: {error}")
     console = render.stdout()
+    address = ""
     if dry_run:
         results = _local_results(parsed)
     else:
         clients = clients_of(ctx)
+        address = clients.config.publishing_addr
         sender = Sender(clients, concurrency=concurrency, started=datetime.now(UTC))
         progress = Progress(
             TextColumn("importing {task.description}"),
@@ -221,8 +223,8 @@ def import_posts(
         console.print(f"{len(failed)} failed row(s) written to {escape(str(report))}")
     if any(r.unreachable for r in results):
         stderr().print(
-            "hint: the publishing service could not be reached; run the same import again when it is "
-            "back (rows already created are not created twice)."
+            f"hint: the publishing service at {escape(address)} could not be reached; "
+            "run the same import again when it is back (rows already created are not created twice)."
         )
         raise typer.Exit(EXIT_UNAVAILABLE)
     if failed:
