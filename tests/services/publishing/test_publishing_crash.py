@@ -27,8 +27,11 @@ from delivery_helpers import (
     targets_of,
     wait_until,
 )
+from pydantic import SecretStr
 from resonanz.common.v1.content_pb2 import PostStatus, TargetStatus
+from resonanz_publishing.accounts import AccountStore
 from resonanz_publishing.app import PublishingApp
+from resonanz_publishing.credentials import CredentialCipher
 from resonanz_sdk.network import AccountRef
 from resonanz_sdk.settings import Settings
 
@@ -53,7 +56,9 @@ async def test_worker_killed_mid_publish_posts_exactly_once(
     database_url: str, kafka_bootstrap: str, topic_prefix: str, redis: Redis, tmp_path: Path
 ) -> None:
     namespace = f"resonanz-test-{uuid.uuid4().hex[:10]}"
+    key_ring = CredentialCipher.generate_key()
     env = {
+        "RESONANZ_CREDENTIAL_KEYS": key_ring,
         **os.environ,
         "RESONANZ_KAFKA_BOOTSTRAP": kafka_bootstrap,
         "RESONANZ_DATABASE_URL": database_url,
@@ -66,17 +71,20 @@ async def test_worker_killed_mid_publish_posts_exactly_once(
         "RESONANZ_DISPATCH_INTERVAL_SECONDS": "0.1",
     }
     async with open_engine(database_url) as engine:
+        accounts = AccountStore(engine, CredentialCipher([key_ring]))
+        await accounts.connect("acme", "redisnet", "@acme", "ACME", {"token": "t"}, "alice")
         post_id = await insert_post(engine, [("redisnet", "@acme")])
         key = f"{post_id}:redisnet:@acme"
 
+        log = (tmp_path / "worker.log").open("wb")
         process = await asyncio.create_subprocess_exec(
-            sys.executable, str(SCRIPT), namespace, env=env, stdout=asyncio.subprocess.DEVNULL
+            sys.executable, str(SCRIPT), namespace, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=log
         )
         try:
 
             async def accepted() -> bool:
                 if process.returncode is not None:
-                    pytest.fail(f"the worker process exited with {process.returncode} before publishing")
+                    pytest.fail(f"the worker exited with {process.returncode}; see {tmp_path / 'worker.log'}")
                 return await redis.command("GET", f"{namespace}:accepted-signal") is not None
 
             await wait_until(
@@ -91,6 +99,7 @@ async def test_worker_killed_mid_publish_posts_exactly_once(
             if process.returncode is None:
                 process.send_signal(signal.SIGKILL)
             await process.wait()
+            log.close()
         assert process.returncode == -signal.SIGKILL
         assert await redis.command("GET", f"{namespace}:accepted:{key}") == "1"
 
@@ -103,6 +112,7 @@ async def test_worker_killed_mid_publish_posts_exactly_once(
             publishing_port=0,
             metrics_port=0,
             data_dir=tmp_path,
+            credential_keys=SecretStr(key_ring),
             dispatch_interval_seconds=0.1,
         )
         network = RedisNetwork(namespace)
