@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+import typer
 from resonanz_cli.app import app
 from typer.testing import CliRunner
 
 runner = CliRunner()
 
-COMMANDS = [
+COMMANDS: list[tuple[str, ...]] = [
     ("posts", "create"),
     ("posts", "list"),
     ("posts", "get"),
@@ -21,11 +24,41 @@ COMMANDS = [
     ("scores", "show"),
     ("scores", "mentions"),
     ("plugins", "list"),
+    ("posts", "update"),
+    ("posts", "submit"),
+    ("posts", "approve"),
+    ("posts", "reject"),
+    ("posts", "cancel"),
+    ("posts", "comment"),
+    ("posts", "comments"),
+    ("posts", "audit"),
+    ("posts", "delete-published"),
+    ("posts", "reply"),
+    ("posts", "import"),
+    ("accounts", "connect"),
+    ("accounts", "list"),
+    ("accounts", "get"),
+    ("accounts", "update-credentials"),
+    ("accounts", "disconnect"),
+    ("accounts", "rotate-keys"),
+    ("accounts", "queue", "set"),
+    ("accounts", "queue", "show"),
+    ("workspace", "members"),
+    ("workspace", "member", "set"),
+    ("workspace", "member", "remove"),
+    ("workspace", "policy", "show"),
+    ("workspace", "policy", "set"),
+    ("workspace", "campaigns", "create"),
+    ("workspace", "campaigns", "get"),
+    ("workspace", "campaigns", "list"),
+    ("media", "upload"),
+    ("media", "get"),
+    ("media", "delete"),
 ]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
-def test_every_command_has_help_with_an_example(command: tuple[str, str]) -> None:
+def test_every_command_has_help_with_an_example(command: tuple[str, ...]) -> None:
     result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0
     assert "Example" in result.output
@@ -35,9 +68,10 @@ def test_every_command_has_help_with_an_example(command: tuple[str, str]) -> Non
 def test_root_help_lists_the_groups_and_exit_codes() -> None:
     result = runner.invoke(app, ["--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0
-    for group in ("posts", "queries", "mentions", "scores", "plugins"):
+    for group in ("posts", "queries", "mentions", "scores", "plugins", "accounts", "workspace", "media"):
         assert group in result.output
     assert "2 a service is unavailable" in result.output
+    assert "--as" in result.output
 
 
 @pytest.mark.parametrize(
@@ -53,3 +87,18 @@ def test_an_invalid_setting_is_a_user_error_not_a_traceback() -> None:
     assert result.exit_code == 1
     assert "RESONANZ_PUBLISHING_PORT" in result.output
     assert "Traceback" not in result.output
+
+
+def _leaf_commands(group: Any, prefix: tuple[str, ...] = ()) -> set[tuple[str, ...]]:
+    """Every runnable command under ``group`` (Typer vendors its own click: groups have ``commands``)."""
+    found: set[tuple[str, ...]] = set()
+    for name, command in group.commands.items():
+        if hasattr(command, "commands"):
+            found |= _leaf_commands(command, (*prefix, name))
+        else:
+            found.add((*prefix, name))
+    return found
+
+
+def test_the_help_test_covers_every_command() -> None:
+    assert _leaf_commands(typer.main.get_command(app)) == set(COMMANDS)

@@ -227,7 +227,8 @@ _steps = {"text": _text, "targets": _target_step, "schedule": _schedule, "plain"
 
 
 def _records(text: str, delimiter: str) -> Iterable[tuple[int, list[str]]]:
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    # strict: an unterminated quote is an error, not a cell that swallows the rest of the file
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     try:
         yield from enumerate(reader, start=1)
     except csv.Error as error:

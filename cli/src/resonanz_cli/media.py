@@ -45,7 +45,7 @@ def guess_mime(path: Path, given: str | None) -> str:
     if given:
         return given.strip()
     guessed, _ = mimetypes.guess_type(path.name, strict=False)
-    if guessed is None:
+    if guessed is None or guessed == "application/octet-stream":
         raise typer.BadParameter(
             f"cannot tell the MIME type of {path.name!r} from its extension; pass it, e.g. --mime image/png",
             param_hint="--mime",

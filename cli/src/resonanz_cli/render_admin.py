@@ -81,8 +81,7 @@ def role_name(role: workspace_pb2.Role.ValueType) -> str:
 
 
 def members_table(members: Sequence[workspace_pb2.Member]) -> Table:
-    title = f"{len(members)} member(s)" + ("" if members else " (open workspace: everyone may do everything)")
-    table = Table(title=title)
+    table = Table(title=f"{len(members)} member(s)")
     for column in ("user", "role", "added"):
         table.add_column(column)
     for m in members:

@@ -50,7 +50,10 @@ def members(ctx: typer.Context) -> None:
         response = clients.workspace().ListMembers(
             workspace_pb2.ListMembersRequest(), metadata=clients.metadata, timeout=clients.timeout
         )
-    render.stdout().print(render_admin.members_table(list(response.members)))
+    console = render.stdout()
+    console.print(render_admin.members_table(list(response.members)))
+    if not response.members:
+        console.print("open workspace: everyone may do everything until the first member (an admin) is added")
 
 
 @member_app.command("set")
