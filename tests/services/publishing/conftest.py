@@ -46,11 +46,21 @@ def othernet() -> TestNetwork:
     return TestNetwork("othernet", max_length=20, counting=TextCounting.UTF16_UNITS)
 
 
+#: Accounts the ``running`` app has connected on both test networks, for each of these tenants.
+CONNECTED_TENANTS = ("acme", "globex")
+CONNECTED_HANDLES = ("@acme", "@a", "@b")
+
+
 @pytest.fixture
 async def running(settings: Settings, testnet: TestNetwork, othernet: TestNetwork) -> AsyncIterator[Running]:
     app = PublishingApp(settings, plugin_manager(testnet, othernet))
     await app.start()
     try:
+        assert app.accounts is not None
+        for tenant in CONNECTED_TENANTS:
+            for network in (testnet.name, othernet.name):
+                for handle in CONNECTED_HANDLES:
+                    await app.accounts.connect(tenant, network, handle, "", {"token": "valid"}, "fixture")
         async with grpc.aio.insecure_channel(f"127.0.0.1:{app.grpc_port}") as channel:
             stub = pb_grpc.PublishingServiceStub(channel)
             yield Running(app, stub, settings, {"testnet": testnet, "othernet": othernet})

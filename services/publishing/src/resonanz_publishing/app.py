@@ -1,4 +1,5 @@
-"""The publishing service as one runnable unit: gRPC API, dispatcher, outbox relay and publish worker.
+"""The publishing service as one runnable unit: the gRPC API (posts, accounts, workspace, media), the
+dispatcher, the outbox relay, the publish worker and the sweeper.
 
 ``PublishingApp(settings, plugins)`` implements :class:`resonanz_sdk.service.ServiceApp`; its console
 script is ``resonanz-publishing`` and the embedded platform starts it next to the other roles.
@@ -11,7 +12,17 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-from resonanz.publishing.v1 import publishing_service_pb2, publishing_service_pb2_grpc
+import grpc.aio
+from resonanz.publishing.v1 import (
+    account_service_pb2,
+    account_service_pb2_grpc,
+    media_service_pb2,
+    media_service_pb2_grpc,
+    publishing_service_pb2,
+    publishing_service_pb2_grpc,
+    workspace_service_pb2,
+    workspace_service_pb2_grpc,
+)
 from resonanz_sdk.db import create_engine
 from resonanz_sdk.errors import ConfigurationError
 from resonanz_sdk.eventbus import EventConsumer, EventProducer, Topic, ensure_topics
@@ -20,19 +31,45 @@ from resonanz_sdk.plugins import PluginManager
 from resonanz_sdk.settings import Settings
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from resonanz_publishing.access import AccessControl
+from resonanz_publishing.account_servicer import AccountServicer
+from resonanz_publishing.accounts import AccountStore
+from resonanz_publishing.audit import AuditLog
+from resonanz_publishing.campaigns import CampaignStore
+from resonanz_publishing.comments import CommentStore
+from resonanz_publishing.credentials import CredentialCipher
 from resonanz_publishing.dedupe import DatabaseProcessedEvents
+from resonanz_publishing.deletion import PublishedPostDeleter
 from resonanz_publishing.dispatcher import Dispatcher
+from resonanz_publishing.media_catalog import MediaCatalog
+from resonanz_publishing.media_servicer import MediaServicer
+from resonanz_publishing.media_store import media_store_from_settings
+from resonanz_publishing.migrate import upgrade_database
 from resonanz_publishing.notifier import ChangeNotifier, wait_for_change
 from resonanz_publishing.outbox import OutboxRelay
+from resonanz_publishing.queues import QueueStore, claim_next_free_slot
+from resonanz_publishing.ratelimit import RateLimiter
 from resonanz_publishing.retry import BackoffPolicy
 from resonanz_publishing.servicer import PublishingServicer
 from resonanz_publishing.store import PostStore
+from resonanz_publishing.sweeper import Sweeper
 from resonanz_publishing.targets import TargetLedger
 from resonanz_publishing.worker import PublishWorker
+from resonanz_publishing.workflow import PostWorkflow
+from resonanz_publishing.workspace import MemberStore, PolicyStore
+from resonanz_publishing.workspace_servicer import WorkspaceServicer
 
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = publishing_service_pb2.DESCRIPTOR.services_by_name["PublishingService"].full_name
+SERVICE_NAMES = (
+    SERVICE_NAME,
+    account_service_pb2.DESCRIPTOR.services_by_name["AccountService"].full_name,
+    workspace_service_pb2.DESCRIPTOR.services_by_name["WorkspaceService"].full_name,
+    media_service_pb2.DESCRIPTOR.services_by_name["MediaService"].full_name,
+)
+#: How often the sweeper recovers stale targets and prunes old rows.
+SWEEP_INTERVAL_SECONDS = 30.0
 TOPICS = (Topic.PUBLISH_REQUESTS, Topic.PUBLISH_RESULTS)
 
 
@@ -50,8 +87,11 @@ class PublishingApp:
         self._tasks: list[asyncio.Task[None]] = []
         self._dispatch_wake = asyncio.Event()
         self._relay_wake = asyncio.Event()
+        self._sweep_wake = asyncio.Event()
         self.dispatcher: Dispatcher | None = None
         self.relay: OutboxRelay | None = None
+        self.sweeper: Sweeper | None = None
+        self.accounts: AccountStore | None = None
 
     @property
     def grpc_port(self) -> int:
@@ -76,26 +116,35 @@ class PublishingApp:
 
     async def _start(self, s: Settings) -> None:
         self._engine = engine = create_engine(s.database_url_for(self.name))
-        store = PostStore(engine)
-        await store.create_tables()
+        await upgrade_database(engine)
         await ensure_topics(s.kafka_bootstrap, [str(t) for t in TOPICS], prefix=s.topic_prefix)
 
         self._producer = producer = EventProducer(
             s.kafka_bootstrap, client_id="resonanz-publishing", prefix=s.topic_prefix
         )
         await producer.start()
+        policy = BackoffPolicy(
+            max_attempts=s.publish_max_attempts,
+            base_seconds=s.publish_backoff_base_seconds,
+            max_seconds=s.publish_backoff_max_seconds,
+        )
+        self.accounts = accounts = AccountStore(engine, CredentialCipher.from_settings(s))
+        media = MediaCatalog(engine, media_store_from_settings(s), s.media_max_bytes)
+        limiter = RateLimiter(engine)
+        access = AccessControl(engine)
         self.relay = OutboxRelay(engine, producer.publish_many)
         self.dispatcher = Dispatcher(engine)
+        self.sweeper = Sweeper(engine, stale_after_seconds=s.publish_stale_after_seconds, limiter=limiter)
         worker = PublishWorker(
             TargetLedger(engine),
             self.plugins,
-            BackoffPolicy(
-                max_attempts=s.publish_max_attempts,
-                base_seconds=s.publish_backoff_base_seconds,
-                max_seconds=s.publish_backoff_max_seconds,
-            ),
+            policy,
             notifier=self.notifier,
             on_staged=self._relay_wake.set,
+            accounts=accounts,
+            media=media,
+            limiter=limiter,
+            inline_retry_max_seconds=s.publish_inline_retry_max_seconds,
         )
         self._consumer = consumer = EventConsumer(
             s.kafka_bootstrap,
@@ -109,25 +158,51 @@ class PublishingApp:
         )
         await consumer.start()
 
-        servicer = PublishingServicer(
-            store,
+        workflow = PostWorkflow(
+            engine,
             self.plugins,
             self.notifier,
-            watch_poll_interval=s.watch_poll_interval_seconds,
-            on_created=self._dispatch_wake.set,
+            accounts=accounts,
+            media=media,
+            policies=PolicyStore(engine),
+            claim_slot=claim_next_free_slot,
+            deleter=PublishedPostDeleter(engine, self.plugins, accounts, limiter, policy),
+            on_scheduled=self._dispatch_wake.set,
         )
+        posts = PublishingServicer(
+            store=PostStore(engine),
+            workflow=workflow,
+            access=access,
+            comments=CommentStore(engine),
+            audit=AuditLog(engine),
+            notifier=self.notifier,
+            watch_poll_interval=s.watch_poll_interval_seconds,
+        )
+        account_api = AccountServicer(accounts, QueueStore(engine), self.plugins, access)
+        workspace_api = WorkspaceServicer(
+            PolicyStore(engine), MemberStore(engine), CampaignStore(engine), access
+        )
+        media_api = MediaServicer(media, access)
+
+        def register(server: grpc.aio.Server) -> None:
+            publishing_service_pb2_grpc.add_PublishingServiceServicer_to_server(posts, server)
+            account_service_pb2_grpc.add_AccountServiceServicer_to_server(account_api, server)
+            workspace_service_pb2_grpc.add_WorkspaceServiceServicer_to_server(workspace_api, server)
+            media_service_pb2_grpc.add_MediaServiceServicer_to_server(media_api, server)
+
         self._server = GrpcServer(
             host=s.grpc_host,
             port=s.publishing_port,
-            services=[SERVICE_NAME],
-            register=lambda server: publishing_service_pb2_grpc.add_PublishingServiceServicer_to_server(
-                servicer, server
-            ),
+            services=list(SERVICE_NAMES),
+            register=register,
             name=self.name,
         )
         self._tasks = [
             asyncio.create_task(self._loop("dispatcher", self._dispatch_once, self._dispatch_wake)),
             asyncio.create_task(self._loop("outbox relay", self._relay_once, self._relay_wake)),
+            asyncio.create_task(
+                self._loop("sweeper", self._sweep_once, self._sweep_wake, SWEEP_INTERVAL_SECONDS)
+            ),
             asyncio.create_task(consumer.run(), name="publishing worker"),
         ]
         await self._server.start()
@@ -141,12 +216,25 @@ class PublishingApp:
             for post_id in post_ids:
                 self.notifier.notify(post_id)
 
+    async def _sweep_once(self) -> None:
+        if self.sweeper is not None:
+            report = await self.sweeper.sweep_once()
+            if report.requeued_publishing or report.requeued_queued:
+                self._dispatch_wake.set()
+
     async def _relay_once(self) -> None:
         if self.relay is not None:
             await self.relay.relay_all()
 
-    async def _loop(self, what: str, step: Callable[[], Awaitable[None]], wake: asyncio.Event) -> None:
-        """Run ``step`` every dispatch interval, or at once when ``wake`` is set; log and go on on errors."""
+    async def _loop(
+        self,
+        what: str,
+        step: Callable[[], Awaitable[None]],
+        wake: asyncio.Event,
+        interval: float | None = None,
+    ) -> None:
+        """Run ``step`` every ``interval`` (default: the dispatch interval), or at once when ``wake`` is
+        set; log and go on on errors."""
         while True:
             wake.clear()
             try:
@@ -155,7 +243,7 @@ class PublishingApp:
                 raise
             except Exception:
                 log.exception("publishing %s failed; retrying on the next tick", what)
-            await wait_for_change(wake, self.settings.dispatch_interval_seconds)
+            await wait_for_change(wake, interval or self.settings.dispatch_interval_seconds)
 
     async def stop(self) -> None:
         if self._server is not None:
@@ -178,3 +266,5 @@ class PublishingApp:
         self._server = self._consumer = self._producer = None
         self._engine = None
         self.relay = self.dispatcher = None
+        self.sweeper = None
+        self.accounts = None
