@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -321,3 +321,23 @@ async def bulk_insert_due(engine: AsyncEngine, count: int, due: datetime) -> Non
     async with session_factory(engine).begin() as session:
         await session.execute(insert(PostRow), posts)
         await session.execute(insert(TargetRow), targets)
+
+
+async def test_two_relays_on_one_database_send_each_row_once(database_url: str, engine: AsyncEngine) -> None:
+    await bulk_insert_due(engine, 200, datetime.now(UTC))
+    await Dispatcher(engine).dispatch_due()
+    sent: list[str] = []
+
+    async def send(topic: str, items: Sequence[tuple[str, EventEnvelope]]) -> None:
+        await asyncio.sleep(0.005)  # a broker round trip, so that the relays interleave
+        sent.extend(envelope.event_id for _, envelope in items)
+
+    other = create_engine(database_url)
+    try:
+        relays = [OutboxRelay(e, send, batch_size=15) for e in (engine, other, engine, other)]
+        counts = await asyncio.gather(*(r.relay_all() for r in relays))
+    finally:
+        await other.dispose()
+    assert sum(counts) == 200
+    assert len(sent) == 200
+    assert len(set(sent)) == 200

@@ -2,7 +2,8 @@
 
 A crash after the commit and before the send re-sends the stored envelope (same event id) on the next
 relay pass, so nothing is dropped; consumers de-duplicate. On PostgreSQL several relays share the work
-with ``FOR UPDATE SKIP LOCKED``.
+with ``FOR UPDATE SKIP LOCKED``; on SQLite a relay takes the database's write lock before it reads, so
+two relays (two replicas on one file) never send the same rows.
 """
 
 from __future__ import annotations
@@ -48,6 +49,15 @@ class OutboxRelay:
     async def relay_once(self) -> int:
         """Send one batch of unsent events in order and mark them sent; the number sent."""
         async with self._sessions.begin() as session:
+            if self._sqlite:
+                # A write first: it takes SQLite's write lock, which the relay keeps until it has marked
+                # the rows sent. Reads alone lock nothing, and two relays would send the same rows.
+                await session.execute(
+                    update(OutboxRow)
+                    .where(OutboxRow.id == -1)
+                    .values(sent_at=None)
+                    .execution_options(synchronize_session=False)
+                )
             stmt = (
                 select(OutboxRow)
                 .where(OutboxRow.sent_at.is_(None))
