@@ -4,23 +4,28 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import grpc
 import grpc.aio
 import pytest
 from aiokafka import AIOKafkaConsumer
 from publishing_helpers import ResultsReader, Running, TestNetwork, plugin_manager
+from pydantic import SecretStr
 from resonanz.events.v1.events_pb2 import EventEnvelope
 from resonanz.publishing.v1 import publishing_service_pb2_grpc as pb_grpc
 from resonanz_publishing.app import PublishingApp
+from resonanz_publishing.credentials import CredentialCipher
 from resonanz_sdk.eventbus import topic_name
 from resonanz_sdk.manifest import TextCounting
 from resonanz_sdk.settings import Settings
 
 
 @pytest.fixture
-def settings(kafka_bootstrap: str, database_url: str, topic_prefix: str) -> Settings:
+def settings(kafka_bootstrap: str, database_url: str, topic_prefix: str, tmp_path: Path) -> Settings:
     return Settings(
+        data_dir=tmp_path,
+        credential_keys=SecretStr(CredentialCipher.generate_key()),
         kafka_bootstrap=kafka_bootstrap,
         database_url=database_url,
         topic_prefix=topic_prefix,
@@ -48,7 +53,7 @@ def othernet() -> TestNetwork:
 
 #: Accounts the ``running`` app has connected on both test networks, for each of these tenants.
 CONNECTED_TENANTS = ("acme", "globex")
-CONNECTED_HANDLES = ("@acme", "@a", "@b")
+CONNECTED_HANDLES = ("@acme", "@acme_de", "@a", "@b")
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """The publishing service end to end: real gRPC, real broker, real databases (SQLite and PostgreSQL).
 
-The network here is ``TestNetwork``, a small network defined in this module and registered through
+The network here is ``TestNetwork`` (publishing_helpers), a small network registered through
 the real PluginManager hook, not the simulated plugin: these tests need exact control over failures
 (rate limits, permanent refusals, expired credentials) and an exact count, per idempotency key, of the
 publish calls that created a post.
@@ -17,6 +17,8 @@ from publishing_helpers import ResultsReader, Running, create_request, is_final,
 from resonanz.common.v1.content_pb2 import NetworkVariant, PostStatus, TargetStatus
 from resonanz.events.v1.events_pb2 import PublishRequested, PublishResult
 from resonanz.publishing.v1 import publishing_service_pb2 as pb
+from resonanz.publishing.v1 import workspace_service_pb2 as wpb
+from resonanz.publishing.v1 import workspace_service_pb2_grpc as wpb_grpc
 from resonanz_publishing.models import OutboxRow, PostRow
 from resonanz_sdk.db import session_factory
 from resonanz_sdk.errors import (
@@ -235,11 +237,17 @@ async def test_tenants_cannot_see_each_others_posts(running: Running) -> None:
 
 
 async def test_list_posts_pages_newest_first_and_filters(running: Running) -> None:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{running.app.grpc_port}") as channel:
+        workspace = wpb_grpc.WorkspaceServiceStub(channel)
+        campaign = (
+            await workspace.CreateCampaign(wpb.CreateCampaignRequest(name="Spring"), metadata=md())
+        ).campaign
+    spring_id = campaign.id
     ids = []
     for i in range(5):
         post = (
             await running.stub.CreatePost(
-                create_request(f"Post {i}", campaign="spring" if i % 2 == 0 else ""), metadata=md()
+                create_request(f"Post {i}", campaign=spring_id if i % 2 == 0 else ""), metadata=md()
             )
         ).post
         ids.append(post.id)
@@ -253,7 +261,7 @@ async def test_list_posts_pages_newest_first_and_filters(running: Running) -> No
             break
     assert pages == [ids[4:2:-1], ids[2:0:-1], ids[0:1]]
 
-    spring = await running.stub.ListPosts(pb.ListPostsRequest(campaign_id="spring"), metadata=md())
+    spring = await running.stub.ListPosts(pb.ListPostsRequest(campaign_id=spring_id), metadata=md())
     assert [p.id for p in spring.posts] == [ids[4], ids[2], ids[0]]
 
     for post_id in ids:
