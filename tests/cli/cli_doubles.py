@@ -222,13 +222,22 @@ class PublishingDouble(publishing_grpc.PublishingServiceServicer):
             target = content_pb2.PostTarget(
                 network=t.network, account=t.account, status=content_pb2.TARGET_STATUS_PENDING
             )
-            if request.next_free_slot:
-                target.scheduled_at.FromDatetime(datetime(2030, 1, 7, 8, 0, tzinfo=UTC))
+            if request.next_free_slot:  # a queue slot per account: Monday 08:00Z, a week apart
+                week = len(post.targets)
+                target.scheduled_at.FromDatetime(datetime(2030, 1, 7 + 7 * week, 8, 0, tzinfo=UTC))
             post.targets.append(target)
+        # like the real service: the post's time is the requested one, its targets' first queue slot,
+        # or now (as soon as possible)
         if request.HasField("scheduled_at"):
             post.scheduled_at.CopyFrom(request.scheduled_at)
         elif request.HasField("local_time"):
             post.scheduled_at.CopyFrom(_local_to_utc(request.local_time))
+        elif request.next_free_slot:
+            post.scheduled_at.CopyFrom(
+                min((t.scheduled_at for t in post.targets), key=lambda ts: ts.ToNanoseconds())
+            )
+        else:
+            post.scheduled_at.CopyFrom(_now())
         post.updated_at.CopyFrom(_now())
 
     def _into_review_or_scheduled(self, post: content_pb2.Post) -> None:

@@ -111,6 +111,7 @@ async def test_create_next_slot_and_media(cli: RunCli, platform: Platform, tmp_p
         (["--local", "2026-03-29T02:30+01:00", "--tz", "Europe/Berlin"], "--local"),
         (["--variant", "simulated"], "--variant"),
         (["--variant", "Sim=x"], "--variant"),
+        (["--draft", "--watch"], "--watch"),
     ],
 )
 async def test_create_refuses_bad_schedules_and_variants_before_sending(
@@ -325,6 +326,38 @@ async def test_update_replaces_lists_clears_and_reschedules(cli: RunCli, platfor
     assert sent.local_time.date_time == "2030-05-02T09:00"
 
 
+async def test_update_infers_the_schedule_it_cannot_see(cli: RunCli, platform: Platform) -> None:
+    queued = await _create(cli, platform, "--next-slot", "--target", "simulated:@acme_de")
+    asap = await _create(cli, platform)
+    fixed = await _create(cli, platform, "--at", "2030-05-01T10:00Z")
+    draft = await _create(cli, platform, "--draft")
+    for post_id in (queued, asap, fixed):
+        result = await cli("posts", "update", post_id, "--text", "neu")
+        assert result.exit_code == 0, result.output
+    queued_sent, asap_sent, fixed_sent = (r.post for r in platform.publishing.recorder.requests("UpdatePost"))
+    assert queued_sent.next_free_slot
+    assert not queued_sent.HasField("scheduled_at")
+    assert not asap_sent.next_free_slot  # scheduled and due: at once
+    assert not asap_sent.HasField("scheduled_at")
+    assert not asap_sent.HasField("local_time")
+    assert fixed_sent.scheduled_at.ToDatetime(tzinfo=UTC) == datetime(2030, 5, 1, 10, 0, tzinfo=UTC)
+    # a draft without a time ahead: at once or into queue slots? the CLI cannot tell, so it asks
+    unknown = await cli("posts", "update", draft, "--text", "neu")
+    assert unknown.exit_code == 1
+    assert unknown.output.startswith(f"error: post {draft} has no time ahead of it")
+    assert "(--now)" in unknown.output
+    assert "(--next-slot)" in unknown.output
+    assert len(platform.publishing.recorder.requests("UpdatePost")) == 3
+    assert (await cli("posts", "update", draft, "--text", "neu", "--next-slot")).exit_code == 0
+    assert platform.publishing.recorder.requests("UpdatePost")[-1].post.next_free_slot
+    now = await cli("posts", "update", fixed, "--now")
+    assert now.exit_code == 0, now.output
+    assert not platform.publishing.recorder.requests("UpdatePost")[-1].post.HasField("scheduled_at")
+    both = await cli("posts", "update", fixed, "--now", "--next-slot")
+    assert both.exit_code == 1
+    assert "--now" in both.output
+
+
 async def test_update_puts_a_scheduled_post_back_into_review(cli: RunCli, platform: Platform) -> None:
     post_id = await _create(cli, platform)
     assert platform.publishing.posts[post_id].status == content_pb2.POST_STATUS_SCHEDULED
@@ -464,6 +497,13 @@ async def test_reply(cli: RunCli, platform: Platform) -> None:
     missing = await cli("posts", "reply", "--network", "simulated", "--account", "@a", "Hallo")
     assert missing.exit_code == 1
     assert "--to" in missing.output
+    bad_network = await cli("posts", "reply", "--network", "Sim", "--account", "@a", "--to", "1", "Hallo")
+    assert bad_network.exit_code == 1
+    assert "--network" in bad_network.output
+    no_account = await cli("posts", "reply", "--network", "simulated", "--account", " ", "--to", "1", "Hallo")
+    assert no_account.exit_code == 1
+    assert "--account" in no_account.output
+    assert len(platform.publishing.recorder.requests("ReplyToMention")) == 2
 
 
 async def test_list_sends_the_new_filters(cli: RunCli, platform: Platform) -> None:

@@ -8,7 +8,7 @@ the given values onto a ``CreatePostRequest`` (a fresh one for create, the curre
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 import resonanz.publishing.v1.publishing_service_pb2 as publishing_pb2
 import typer
@@ -158,11 +158,15 @@ def _apply_schedule(schedule: Schedule, request: publishing_pb2.CreatePostReques
         request.next_free_slot = schedule.next_slot
 
 
-def request_from_post(post: content_pb2.Post) -> publishing_pb2.CreatePostRequest:
-    """The request that recreates ``post``'s content and schedule (the base of ``posts update``).
+def request_from_post(post: content_pb2.Post, now: datetime) -> tuple[publishing_pb2.CreatePostRequest, bool]:
+    """The request that recreates ``post``'s content and schedule (the base of ``posts update``), and
+    whether its schedule is unknown.
 
-    Media go by id (the service fills in what it stored). A post scheduled into queue slots has no
-    time of its own but its targets do; it goes into the next free slots again.
+    Media go by id (the service fills in what it stored). A ``Post`` does not say how its schedule was
+    asked for, so it is inferred: targets due at different times were put into queue slots and go
+    into the next free slots again; a time in the future stays that time; a scheduled post whose time
+    has passed goes out as soon as possible. A post not scheduled yet whose time has passed was either
+    to go out at once or into queue slots not claimed yet: that is unknown, and the caller has to ask.
     """
     request = publishing_pb2.CreatePostRequest(
         text=post.text,
@@ -174,8 +178,17 @@ def request_from_post(post: content_pb2.Post) -> publishing_pb2.CreatePostReques
     )
     if post.HasField("utm"):
         request.utm.CopyFrom(post.utm)
-    if post.HasField("scheduled_at"):
-        request.scheduled_at.CopyFrom(post.scheduled_at)
-    elif any(t.HasField("scheduled_at") for t in post.targets):
+    target_times = {t.scheduled_at.ToNanoseconds() for t in post.targets if t.HasField("scheduled_at")}
+    post_time = post.scheduled_at.ToNanoseconds() if post.HasField("scheduled_at") else None
+    if target_times - {post_time}:
         request.next_free_slot = True
-    return request
+    elif post.HasField("scheduled_at") and post.scheduled_at.ToDatetime(tzinfo=UTC) > now:
+        request.scheduled_at.CopyFrom(post.scheduled_at)
+    elif post.status in _NOT_SCHEDULED_YET and not target_times:
+        return request, True
+    return request, False
+
+
+_NOT_SCHEDULED_YET = frozenset(
+    {content_pb2.POST_STATUS_DRAFT, content_pb2.POST_STATUS_IN_REVIEW, content_pb2.POST_STATUS_APPROVED}
+)

@@ -6,6 +6,7 @@ the CSV import in :mod:`resonanz_cli.posts_import`; both register their commands
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 import resonanz.publishing.v1.publishing_service_pb2 as publishing_pb2
@@ -14,7 +15,7 @@ from resonanz.common.v1 import content_pb2
 
 from resonanz_cli import posts_import, posts_workflow, render
 from resonanz_cli.client import Clients, clients_of
-from resonanz_cli.errors import EXIT_INTERRUPTED, handled
+from resonanz_cli.errors import EXIT_INTERRUPTED, fail, handled
 from resonanz_cli.options import parse_target, parse_timestamp, parse_variant
 from resonanz_cli.post_options import (
     CLEARABLE,
@@ -205,6 +206,8 @@ def create(
             source=utm_source, medium=utm_medium, campaign=utm_campaign, term=utm_term, content=utm_content
         ),
     )
+    if draft and watch:
+        raise typer.BadParameter("a draft is not published until it is submitted", param_hint="--watch")
     options.draft = draft
     options.idempotency_key = idempotency_key
     request = apply(options, publishing_pb2.CreatePostRequest())
@@ -247,6 +250,9 @@ def update(
     utm_campaign: UtmCampaignOpt = None,
     utm_term: UtmTermOpt = None,
     utm_content: UtmContentOpt = None,
+    now: Annotated[
+        bool, typer.Option("--now", help="Publish as soon as it is scheduled (drops its time or slots).")
+    ] = False,
     clear_fields: Annotated[
         list[str] | None,
         typer.Option(
@@ -258,8 +264,10 @@ def update(
 ) -> None:
     """Change a post that has not started publishing; what you leave out stays as it is.
 
-    A repeatable option (--target, --label, --media-id, --variant) replaces the whole list. A post that
-    was in review, approved or scheduled goes back into review when the workspace requires approvals.
+    A repeatable option (--target, --label, --media-id, --variant) replaces the whole list. Without a
+    schedule option a time ahead is kept and queue slots are taken again; a draft or post in review
+    with no time ahead needs --now or --next-slot. A post that was in review, approved or scheduled
+    goes back into review when the workspace requires approvals.
 
     Examples:
 
@@ -269,9 +277,12 @@ def update(
 
       resonanz posts update 01J2Z8K4V6 --clear media --clear labels
     """
-    for field in clear_fields or []:
+    clear_fields = clear_fields or []
+    for field in clear_fields:
         if field not in CLEARABLE:
             raise typer.BadParameter(f"{field!r} is not one of {', '.join(CLEARABLE)}", param_hint="--clear")
+    if now and (at or local or next_slot):
+        raise typer.BadParameter("give --now or a time, not both", param_hint="--now")
     options = _options(
         text=text,
         target=target,
@@ -293,10 +304,17 @@ def update(
         current = stub.GetPost(
             publishing_pb2.GetPostRequest(post_id=post_id), metadata=clients.metadata, timeout=clients.timeout
         ).post
-        request = request_from_post(current)
-        for field in clear_fields or []:
+        request, unknown_schedule = request_from_post(current, datetime.now(UTC))
+        if unknown_schedule and not now and options.schedule is None and "schedule" not in clear_fields:
+            fail(
+                f"post {post_id} has no time ahead of it: say whether it goes out at once (--now) or into "
+                "the next free queue slots (--next-slot), or give --at / --local"
+            )
+        for field in clear_fields:
             clear(request, field)
         apply(options, request)
+        if now:
+            clear(request, "schedule")
         post = stub.UpdatePost(
             publishing_pb2.UpdatePostRequest(post_id=post_id, post=request),
             metadata=clients.metadata,

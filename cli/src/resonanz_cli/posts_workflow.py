@@ -284,7 +284,7 @@ def reply(
 
       resonanz posts reply --network simulated --account @acme --to 1789 "Danke! Wir melden uns per DM."
     """
-    network_name, account_name = parse_target(f"{network}:{account}")
+    network_name, account_name = reply_target(network, account)
     clients = clients_of(ctx)
     with handled("publishing", clients.config.publishing_addr):
         post = (
@@ -304,6 +304,15 @@ def reply(
             .post
         )
     render.stdout().print(render.post_panel(post))
+
+
+def reply_target(network: str, account: str) -> tuple[str, str]:
+    """``--network`` and ``--account`` checked like a ``--target``, naming the option at fault."""
+    try:
+        return parse_target(f"{network}:{account}")
+    except typer.BadParameter as error:
+        hint = "--account" if network.strip() and not account.strip() else "--network"
+        raise typer.BadParameter(error.message.replace("--target", hint), param_hint=hint) from None
 
 
 def register(app: typer.Typer) -> None:
