@@ -4,12 +4,15 @@ The whole platform runs as in ``make run`` (:class:`EmbeddedPlatform`: all three
 installed plugin — here the simulated network found through its entry point), on the real broker and
 on each database. The ``resonanz`` CLI is run as a subprocess, exactly as a user would:
 
-1. add a listening query for the brand,
+1. add a listening query for the brand and connect the brand's account,
 2. create a post to the simulated network and watch it until it is published (publishing → Kafka →
    worker → network → results),
 3. tail the mentions of the brand: replies to that post and organic mentions arrive through listening
    and ``mentions.raw``,
 4. show the brand's scores, computed by scoring from those mentions.
+
+A second walk goes through a marketing team's review: roles, a one-step approval policy, a post that
+waits in review until an approver (not its author) approves it, and a CSV bulk import.
 """
 
 from __future__ import annotations
@@ -56,6 +59,14 @@ async def platform(
 
 async def resonanz(platform: EmbeddedPlatform, *args: str, limit_s: float = 60.0) -> str:
     """Run the real ``resonanz`` console script against the running platform; return its stdout."""
+    code, out, err = await run_cli(platform, *args, limit_s=limit_s)
+    command = " ".join(args)
+    assert code == 0, f"resonanz {command} failed ({code}):\n{out}\n{err}"
+    return out
+
+
+async def run_cli(platform: EmbeddedPlatform, *args: str, limit_s: float = 60.0) -> tuple[int, str, str]:
+    """Run the ``resonanz`` console script; its exit code, stdout and stderr."""
     ports = platform.ports()
     env = {
         **os.environ,
@@ -70,11 +81,8 @@ async def resonanz(platform: EmbeddedPlatform, *args: str, limit_s: float = 60.0
         CLI, *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
     out, err = await asyncio.wait_for(proc.communicate(), limit_s)
-    command = " ".join(args)
-    assert proc.returncode == 0, (
-        f"resonanz {command} failed ({proc.returncode}):\n{out.decode()}\n{err.decode()}"
-    )
-    return out.decode()
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
 
 
 async def test_post_published_mentions_collected_and_scored(platform: EmbeddedPlatform) -> None:
@@ -82,6 +90,12 @@ async def test_post_published_mentions_collected_and_scored(platform: EmbeddedPl
         platform, "queries", "add", "brand", "--expression", "Resonanz OR @resonanz", "--label", "Resonanz"
     )
     assert "Resonanz" in out
+
+    out = await resonanz(
+        platform, "accounts", "connect", "simulated", "@resonanz", "--credential", "access_token=demo-token"
+    )
+    assert "@resonanz" in out
+    assert "demo-token" not in out
 
     out = await resonanz(
         platform,
@@ -115,3 +129,45 @@ async def test_post_published_mentions_collected_and_scored(platform: EmbeddedPl
     # Another tenant sees nothing of acme's.
     other = await resonanz(platform, "--tenant", "other", "posts", "list")
     assert "Hallo Welt" not in other
+
+
+async def test_review_workflow_and_csv_import(platform: EmbeddedPlatform, tmp_path: Path) -> None:
+    await resonanz(
+        platform, "accounts", "connect", "simulated", "@resonanz", "--credential", "access_token=t"
+    )
+    await resonanz(platform, "--as", "alex", "workspace", "member", "set", "alex", "admin")
+    await resonanz(platform, "--as", "alex", "workspace", "member", "set", "jana", "editor")
+    await resonanz(platform, "--as", "alex", "workspace", "member", "set", "petra", "approver")
+    await resonanz(platform, "--as", "alex", "workspace", "policy", "set", "--step", "brand=1")
+
+    out = await resonanz(
+        platform, "--as", "jana", "posts", "create", "--text", "Bald: unser Adventskalender", "--target",
+        "simulated:@resonanz", "--json",
+    )  # fmt: skip
+    post_id = re.search(r'"id":\s*"([0-9a-f]{32})"', out)
+    assert post_id is not None, out
+    assert "IN_REVIEW" in out
+
+    code, out, err = await run_cli(platform, "--as", "jana", "posts", "approve", post_id.group(1))
+    assert code != 0
+    assert "PERMISSION_DENIED" in (out + err).upper() or "approver" in (out + err)
+
+    await resonanz(platform, "--as", "petra", "posts", "approve", post_id.group(1), "--note", "passt")
+    out = await resonanz(platform, "--as", "petra", "posts", "watch", post_id.group(1))
+    assert "PUBLISHED" in out.upper()
+
+    audit = await resonanz(platform, "posts", "audit", post_id.group(1))
+    for action in ("created", "approved", "scheduled", "published"):
+        assert action in audit, audit
+
+    csv_file = tmp_path / "posts.csv"
+    csv_file.write_text(
+        "text,targets,draft\nErster Import,simulated:@resonanz,true\nZweiter Import,simulated:@nobody,true\n",
+        encoding="utf-8",
+    )
+    code, out, err = await run_cli(platform, "--as", "jana", "posts", "import", str(csv_file))
+    assert code == 1, out + err
+    assert "@nobody" in out + err
+    listed = await resonanz(platform, "posts", "list", "--status", "draft")
+    assert "Erster Import" in listed
+    assert "Zweiter Import" not in listed

@@ -2,14 +2,13 @@
 drafts, review with approvals, rejection, edits, cancelling, comments, the audit log, UTM on links,
 and what validation refuses.
 
-The app is started as the ``running`` fixture does, with the PublishingService servicer built from
-the workflow and its collaborators (``_servicer_factory``) until app.py wires it itself.
+The app is the real ``PublishingApp``, started as the ``running`` fixture does, with its own key ring.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -24,43 +23,13 @@ from resonanz.common.v1.content_pb2 import NetworkVariant, PostStatus, UtmParame
 from resonanz.publishing.v1 import publishing_service_pb2 as pb
 from resonanz.publishing.v1 import publishing_service_pb2_grpc as pb_grpc
 from resonanz.publishing.v1.workspace_service_pb2 import Role
-from resonanz_publishing.access import AccessControl
 from resonanz_publishing.accounts import AccountStore
-from resonanz_publishing.audit import AuditLog
-from resonanz_publishing.comments import CommentStore
 from resonanz_publishing.credentials import CredentialCipher
-from resonanz_publishing.media_catalog import MediaCatalog
-from resonanz_publishing.media_store import media_store_from_settings
-from resonanz_publishing.queues import claim_next_free_slot
-from resonanz_publishing.servicer import PublishingServicer
-from resonanz_publishing.store import PostStore
-from resonanz_publishing.workflow import PostWorkflow
 from resonanz_publishing.workspace import MemberStore, Policy, PolicyStep, PolicyStore
 from resonanz_sdk.grpc import call_metadata
 from resonanz_sdk.settings import Settings
 
 P = PostStatus
-
-
-def _servicer_factory(settings: Settings) -> Callable[..., PublishingServicer]:
-    def build(store: PostStore, plugins: Any, notifier: Any, *, watch_poll_interval: float,
-              on_created: Callable[[], None]) -> PublishingServicer:  # fmt: skip
-        engine = store._engine
-        accounts = AccountStore(engine, CredentialCipher.from_settings(settings))
-        workflow = PostWorkflow(
-            engine, plugins, notifier,
-            accounts=accounts,
-            media=MediaCatalog(engine, media_store_from_settings(settings), settings.media_max_bytes),
-            policies=PolicyStore(engine),
-            claim_slot=claim_next_free_slot,
-            on_scheduled=on_created,
-        )  # fmt: skip
-        return PublishingServicer(
-            store=store, workflow=workflow, access=AccessControl(engine), comments=CommentStore(engine),
-            audit=AuditLog(engine), notifier=notifier, watch_poll_interval=watch_poll_interval,
-        )  # fmt: skip
-
-    return build
 
 
 @pytest.fixture
@@ -69,13 +38,10 @@ async def api(
     testnet: TestNetwork,
     othernet: TestNetwork,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[Running]:
     settings = settings.model_copy(
         update={"credential_keys": SecretStr(Fernet.generate_key().decode()), "data_dir": tmp_path}
     )
-    if getattr(app_module, "PublishingServicer", None) is PublishingServicer:
-        monkeypatch.setattr(app_module, "PublishingServicer", _servicer_factory(settings))
     app = app_module.PublishingApp(settings, plugin_manager(testnet, othernet))
     await app.start()
     try:

@@ -268,6 +268,17 @@ async def test_one_dispatched_audit_event_per_post_and_campaign_utm_on_links(eng
     assert audit[0].detail == "net:@a, net:@b, other:@c"
 
 
+async def test_a_campaign_without_utm_fields_adds_no_parameters(engine: AsyncEngine) -> None:
+    async with session_factory(engine).begin() as session:
+        session.add(CampaignRow(id="c2", tenant="acme", name="Winter", utm={}, created_at=datetime.now(UTC)))
+    post_id = await insert_post(
+        engine, [("net", "@a")], text="Neu: https://acme.example/shop", campaign_id="c2"
+    )
+    assert await Dispatcher(engine).dispatch_due() == [post_id]
+    (row,) = await outbox(engine)
+    assert EventEnvelope.FromString(row.envelope).publish_requested.text == "Neu: https://acme.example/shop"
+
+
 async def test_thousands_of_due_posts_drain_once_each_with_three_dispatchers(engine: AsyncEngine) -> None:
     count = 3000
     now = datetime.now(UTC)

@@ -10,11 +10,14 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any, cast
 
 import grpc.aio
 import pytest
 from resonanz.common.v1.content_pb2 import PostStatus, TargetStatus
+from resonanz.publishing.v1 import account_service_pb2 as apb
+from resonanz.publishing.v1 import account_service_pb2_grpc as apb_grpc
 from resonanz.publishing.v1 import publishing_service_pb2 as pb
 from resonanz.publishing.v1 import publishing_service_pb2_grpc as pb_grpc
 from resonanz_publishing.app import PublishingApp
@@ -29,9 +32,10 @@ ACCOUNTS = ("@resonanz", "@resonanz_de", "@resonanz_at")
 
 @pytest.fixture
 async def service(
-    kafka_bootstrap: str, database_url: str, topic_prefix: str
+    kafka_bootstrap: str, database_url: str, topic_prefix: str, tmp_path: Path
 ) -> AsyncIterator[tuple[pb_grpc.PublishingServiceAsyncStub, Any]]:
     settings = Settings(
+        data_dir=tmp_path,
         kafka_bootstrap=kafka_bootstrap,
         database_url=database_url,
         topic_prefix=topic_prefix,
@@ -50,6 +54,15 @@ async def service(
     await app.start()
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{app.grpc_port}") as channel:
+            accounts = apb_grpc.AccountServiceStub(channel)
+            for handle in ACCOUNTS:
+                await accounts.ConnectAccount(
+                    apb.ConnectAccountRequest(
+                        account=apb.AccountRef(network="simulated", handle=handle),
+                        credentials={"access_token": "simulated"},
+                    ),
+                    metadata=tenant_metadata("acme"),
+                )
             yield pb_grpc.PublishingServiceStub(channel), cast("Any", plugins.network("simulated"))
     finally:
         await app.stop()

@@ -210,7 +210,7 @@ class PublishingApp:
     async def _dispatch_once(self) -> None:
         if self.dispatcher is None:
             return
-        post_ids = await self.dispatcher.dispatch_once()
+        post_ids = await self.dispatcher.dispatch_due()
         if post_ids:
             self._relay_wake.set()
             for post_id in post_ids:

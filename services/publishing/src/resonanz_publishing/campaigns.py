@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from resonanz_publishing.audit import record
 from resonanz_publishing.convert import from_timestamp, now_utc, to_timestamp, utc
 from resonanz_publishing.models import CampaignRow
+from resonanz_publishing.utm import has_any, utm_from_json
 
 MAX_NAME_LENGTH = 200
 MAX_DESCRIPTION_LENGTH = 5000
@@ -260,3 +261,14 @@ class CampaignStore:
             last = rows[-1]
             return rows, CampaignCursor(utc(last.created_at), last.id)
         return rows, None
+
+
+def campaign_utm(row: CampaignRow | None) -> UtmParameters | None:
+    """The UTM parameters a campaign adds to its posts' links, or ``None`` when it sets none.
+
+    A campaign without any UTM field adds no parameters (``utm_defaults`` alone would invent a
+    campaign name for every campaign post). The dispatcher and the post workflow both use this.
+    """
+    if row is None or not has_any(utm_from_json(row.utm)):
+        return None
+    return utm_defaults(row)

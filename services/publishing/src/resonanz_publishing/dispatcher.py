@@ -106,13 +106,13 @@ class Dispatcher:
     async def _campaign_utm(
         self, session: AsyncSession, posts: Iterable[PostRow]
     ) -> dict[tuple[str, str], UtmParameters]:
-        """The UTM defaults of the posts' campaigns, by (tenant, campaign id)."""
+        """The UTM parameters of the posts' campaigns that set any, by (tenant, campaign id)."""
         wanted = {(p.tenant, p.campaign_id) for p in posts if p.campaign_id}
         out: dict[tuple[str, str], UtmParameters] = {}
         for tenant, campaign_id in wanted:
-            row = await campaigns.find_in(session, tenant, campaign_id)
-            if row is not None:
-                out[(tenant, campaign_id)] = campaigns.utm_defaults(row)
+            utm = campaigns.campaign_utm(await campaigns.find_in(session, tenant, campaign_id))
+            if utm is not None:
+                out[(tenant, campaign_id)] = utm
         return out
 
     async def _claim(self, session: AsyncSession, now: datetime) -> list[TargetRow]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from resonanz.common.v1.content_pb2 import MediaItem, Post, PostStatus, TargetStatus, UtmParameters
+from resonanz.common.v1.content_pb2 import MediaItem, Post, PostStatus, TargetStatus
 from resonanz.publishing.v1.publishing_service_pb2 import CreatePostRequest, ReplyToMentionRequest, TargetSpec
 from resonanz_sdk.db import session_factory
 from resonanz_sdk.errors import FailedPreconditionError, ValidationError
@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from resonanz_publishing import lifecycle
 from resonanz_publishing.audit import ANONYMOUS_ACTOR, record
-from resonanz_publishing.campaigns import find_in, utm_defaults
+from resonanz_publishing.campaigns import campaign_utm, find_in
 from resonanz_publishing.comments import add_comment_in
 from resonanz_publishing.convert import media_from_json, messages_to_json, now_utc, variants_from_json
 from resonanz_publishing.lifecycle import StepRule, TargetState
@@ -39,7 +39,7 @@ from resonanz_publishing.notifier import ChangeNotifier
 from resonanz_publishing.scheduling import MODE_AT, MODE_NOW, MODE_QUEUE, Schedule, due_time
 from resonanz_publishing.status import post_status_from_targets
 from resonanz_publishing.store import PostStore, approvals_of, load_post, new_post_id
-from resonanz_publishing.utm import has_any, utm_from_json, utm_to_json
+from resonanz_publishing.utm import utm_from_json, utm_to_json
 from resonanz_publishing.validation import PostContext, media_ids, validate_create_post, validate_reply
 from resonanz_publishing.workspace import Policy, PolicyStore
 
@@ -67,17 +67,6 @@ class PublishedPostDeleter(Protocol):
     async def delete(
         self, tenant: str, post_id: str, targets: Sequence[tuple[str, str]], actor: str
     ) -> None: ...
-
-
-def campaign_utm(row: CampaignRow | None) -> UtmParameters | None:
-    """The campaign's UTM defaults, or ``None`` when there is no campaign or it sets no UTM field.
-
-    (A campaign without UTM fields adds no parameters; ``utm_defaults`` would invent a campaign name.)
-    The dispatcher should pass this to ``convert.publish_requested``.
-    """
-    if row is None or not has_any(utm_from_json(row.utm)):
-        return None
-    return utm_defaults(row)
 
 
 @dataclass(frozen=True)
