@@ -60,6 +60,7 @@ async def test_embedded_default_starts_answers_and_stops_cleanly(tmp_path: Path)
         banner = await read_until(proc.stdout, "Stop with Ctrl-C", limit_s=60)
         assert "Resonanz is running" in banner, banner
         assert "resonanz posts create" in banner
+        assert "resonanz accounts connect simulated @resonanz" in banner
         addresses = dict(re.findall(r"RESONANZ_(\w+)_ADDR=(127\.0\.0\.1:\d+)", banner))
         assert set(addresses) == {"PUBLISHING", "LISTENING", "SCORING"}, banner
         broker_port = re.search(r"broker 127\.0\.0\.1:(\d+)", banner)

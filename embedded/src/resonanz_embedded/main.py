@@ -36,6 +36,7 @@ def next_steps(platform: EmbeddedPlatform) -> str:
         "In another terminal (`source .venv/bin/activate` first):\n\n"
         f"{env}"
         "  resonanz queries add brand --expression 'Resonanz OR @resonanz' --label Resonanz\n"
+        "  resonanz accounts connect simulated @resonanz --credential access_token=demo\n"
         "  resonanz posts create --text 'Hallo Welt! Unser neues Produkt ist da #launch' "
         "--target simulated:@resonanz --watch\n"
         "  resonanz mentions tail --label Resonanz --limit 10\n"
