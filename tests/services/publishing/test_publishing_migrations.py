@@ -37,7 +37,7 @@ _AutoId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 def foundation_metadata() -> sa.MetaData:
     """The foundation's tables exactly as its models.py declared them (before this issue), as Core."""
-    md = sa.MetaData(naming_convention=dict(metadata.naming_convention))
+    md = sa.MetaData(naming_convention=metadata.naming_convention)
     when = sa.DateTime(timezone=True)
     sa.Table(
         "publishing_posts",
