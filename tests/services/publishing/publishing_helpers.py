@@ -26,7 +26,7 @@ from resonanz_sdk.errors import (
 )
 from resonanz_sdk.grpc import tenant_metadata
 from resonanz_sdk.manifest import Feature, Manifest, MediaKind, MediaRules, TextCounting, TextRules
-from resonanz_sdk.network import AccountRef, Credentials, Network, OutgoingPost, PublishedPost
+from resonanz_sdk.network import AccountRef, Credentials, Media, Network, OutgoingPost, PublishedPost
 from resonanz_sdk.plugins import PluginManager, hookimpl
 from resonanz_sdk.settings import Settings
 
@@ -66,6 +66,8 @@ class TestNetwork(Network):
         self.accepted: Counter[str] = Counter()
         self.posts: dict[str, PublishedPost] = {}
         self.texts: dict[str, str] = {}
+        #: The media each accepted publish carried, by idempotency key.
+        self.media: dict[str, tuple[Media, ...]] = {}
         self.refreshed = 0
         self.valid_token = ""
 
@@ -89,6 +91,7 @@ class TestNetwork(Network):
         )
         self.posts[post.idempotency_key] = published
         self.texts[post.idempotency_key] = post.text
+        self.media[post.idempotency_key] = post.media
         return published
 
     async def find_published(self, account: AccountRef, idempotency_key: str) -> PublishedPost | None:
