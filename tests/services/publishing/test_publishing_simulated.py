@@ -95,3 +95,63 @@ async def test_simulated_targets_publish_once_each_despite_rate_limits(
 
 async def _statuses(stream: Any) -> list[int]:
     return [message.post.status async for message in stream]
+
+
+async def _published(stub: pb_grpc.PublishingServiceAsyncStub, post_id: str) -> Any:
+    stream = stub.WatchPost(pb.WatchPostRequest(post_id=post_id), metadata=tenant_metadata("acme"))
+    statuses = await asyncio.wait_for(_statuses(stream), 20)
+    assert statuses[-1] == PostStatus.POST_STATUS_PUBLISHED, statuses
+    return (await stub.GetPost(pb.GetPostRequest(post_id=post_id), metadata=tenant_metadata("acme"))).post
+
+
+async def test_reply_to_a_mention_then_delete_the_published_posts(
+    service: tuple[pb_grpc.PublishingServiceAsyncStub, Any],
+) -> None:
+    stub, simulated = service
+    text = f"Neu bei uns {uuid.uuid4().hex[:8]}"
+    created = (
+        await stub.CreatePost(
+            pb.CreatePostRequest(
+                text=text, targets=[pb.TargetSpec(network="simulated", account=ACCOUNTS[0])]
+            ),
+            metadata=tenant_metadata("acme"),
+        )
+    ).post
+    original = (await _published(stub, created.id)).targets[0].external_id
+
+    reply_request = pb.ReplyToMentionRequest(
+        network="simulated", account=ACCOUNTS[1], in_reply_to=original, text="Danke!", idempotency_key="r-1"
+    )
+    reply = (await stub.ReplyToMention(reply_request, metadata=tenant_metadata("acme"))).post
+    again = (await stub.ReplyToMention(reply_request, metadata=tenant_metadata("acme"))).post
+    assert again.id == reply.id
+    assert reply.in_reply_to == original
+    reply_id = (await _published(stub, reply.id)).targets[0].external_id
+    on_network = simulated.world.get(reply_id)
+    assert on_network is not None
+    assert on_network.in_reply_to == original
+
+    deleted = (
+        await stub.DeletePublishedPost(
+            pb.DeletePublishedPostRequest(post_id=created.id), metadata=tenant_metadata("acme")
+        )
+    ).post
+    assert deleted.targets[0].HasField("deleted_at")
+    assert simulated.world.get(original).deleted
+    # Deleting again changes nothing; replying to a deleted post is refused by the network.
+    await stub.DeletePublishedPost(
+        pb.DeletePublishedPostRequest(post_id=created.id), metadata=tenant_metadata("acme")
+    )
+    late = (
+        await stub.ReplyToMention(
+            pb.ReplyToMentionRequest(
+                network="simulated", account=ACCOUNTS[1], in_reply_to=original, text="Hallo?"
+            ),
+            metadata=tenant_metadata("acme"),
+        )
+    ).post
+    stream = stub.WatchPost(pb.WatchPostRequest(post_id=late.id), metadata=tenant_metadata("acme"))
+    statuses = await asyncio.wait_for(_statuses(stream), 20)
+    assert statuses[-1] == PostStatus.POST_STATUS_FAILED
+    failed = (await stub.GetPost(pb.GetPostRequest(post_id=late.id), metadata=tenant_metadata("acme"))).post
+    assert "does not exist" in failed.targets[0].error
