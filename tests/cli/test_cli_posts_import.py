@@ -320,6 +320,11 @@ async def test_an_unreachable_service_stops_the_import(
 
 async def test_an_unreachable_address_exits_2(cli: RunCli, tmp_path: Path, unused_address: str) -> None:
     path = _write(tmp_path, VALID)
-    result = await cli("posts", "import", str(path), env={"RESONANZ_PUBLISHING_ADDR": unused_address})
+    result = await cli(
+        "posts", "import", str(path), "-j", "1", env={"RESONANZ_PUBLISHING_ADDR": unused_address}
+    )
     assert result.exit_code == 2, result.output
-    assert "not sent" in result.output
+    assert "1 failed, 2 not sent" in result.output
+    assert f"the publishing service at {unused_address} could not be reached" in " ".join(
+        result.output.split()
+    )

@@ -16,10 +16,11 @@ from typing import Annotated
 import resonanz.publishing.v1.account_service_pb2 as account_pb2
 import typer
 
-from resonanz_cli import render, render_admin
+from resonanz_cli import render_admin
 from resonanz_cli.client import clients_of
 from resonanz_cli.errors import fail, handled
 from resonanz_cli.options import parse_slot, parse_target, parse_time_zone
+from resonanz_cli.output import JsonOpt, show, show_all
 
 app = typer.Typer(help="Connect accounts, manage their credentials and posting queues.", no_args_is_help=True)
 queue_app = typer.Typer(help="The weekly posting slots that --next-slot posts go into.", no_args_is_help=True)
@@ -113,6 +114,7 @@ def connect(
     ] = None,
     credential: CredentialOpt = None,
     credentials_file: CredentialsFileOpt = None,
+    json_output: JsonOpt = False,
 ) -> None:
     """Connect (or reconnect) an account: its credentials are stored encrypted, never shown again.
 
@@ -139,7 +141,7 @@ def connect(
             )
             .account
         )
-    render.stdout().print(render_admin.account_panel(account))
+    show(account, render_admin.account_panel, as_json=json_output)
 
 
 @app.command("list")
@@ -148,6 +150,7 @@ def list_accounts(
     network: Annotated[
         str | None, typer.Option("--network", metavar="NETWORK", help="Only accounts on this network.")
     ] = None,
+    json_output: JsonOpt = False,
 ) -> None:
     """List the workspace's accounts with their status and the names of their credential fields.
 
@@ -164,11 +167,11 @@ def list_accounts(
             metadata=clients.metadata,
             timeout=clients.timeout,
         )
-    render.stdout().print(render_admin.accounts_table(list(response.accounts)))
+    show_all(list(response.accounts), render_admin.accounts_table, as_json=json_output)
 
 
 @app.command("get")
-def get(ctx: typer.Context, network: NetworkArg, handle: HandleArg) -> None:
+def get(ctx: typer.Context, network: NetworkArg, handle: HandleArg, json_output: JsonOpt = False) -> None:
     """Show one account.
 
     Example:
@@ -185,7 +188,7 @@ def get(ctx: typer.Context, network: NetworkArg, handle: HandleArg) -> None:
             )
             .account
         )
-    render.stdout().print(render_admin.account_panel(account))
+    show(account, render_admin.account_panel, as_json=json_output)
 
 
 @app.command("update-credentials")
@@ -196,6 +199,7 @@ def update_credentials(
     *,
     credential: CredentialOpt = None,
     credentials_file: CredentialsFileOpt = None,
+    json_output: JsonOpt = False,
 ) -> None:
     """Replace an account's stored credentials (e.g. a new token) and mark it connected.
 
@@ -216,11 +220,13 @@ def update_credentials(
             )
             .account
         )
-    render.stdout().print(render_admin.account_panel(account))
+    show(account, render_admin.account_panel, as_json=json_output)
 
 
 @app.command("disconnect")
-def disconnect(ctx: typer.Context, network: NetworkArg, handle: HandleArg) -> None:
+def disconnect(
+    ctx: typer.Context, network: NetworkArg, handle: HandleArg, json_output: JsonOpt = False
+) -> None:
     """Forget an account's credentials; its scheduled posts fail until it is connected again.
 
     Example:
@@ -239,11 +245,11 @@ def disconnect(ctx: typer.Context, network: NetworkArg, handle: HandleArg) -> No
             )
             .account
         )
-    render.stdout().print(render_admin.account_panel(account))
+    show(account, render_admin.account_panel, as_json=json_output)
 
 
 @app.command("rotate-keys")
-def rotate_keys(ctx: typer.Context) -> None:
+def rotate_keys(ctx: typer.Context, json_output: JsonOpt = False) -> None:
     """Re-encrypt every stored credential with the primary (first) key of RESONANZ_CREDENTIAL_KEYS.
 
     Rotation: put the new key first in the services' key list, restart them, run this, then drop the
@@ -258,7 +264,7 @@ def rotate_keys(ctx: typer.Context) -> None:
         response = clients.accounts().RotateCredentialKeys(
             account_pb2.RotateCredentialKeysRequest(), metadata=clients.metadata, timeout=clients.timeout
         )
-    render.stdout().print(f"re-encrypted the credentials of {response.rotated} account(s)")
+    show(response, lambda r: f"re-encrypted the credentials of {r.rotated} account(s)", as_json=json_output)
 
 
 @queue_app.command("set")
@@ -276,6 +282,7 @@ def queue_set(
         typer.Option("--slot", metavar="'DAY HH:MM'", help="A weekly slot, e.g. 'mon 09:00'. Repeatable."),
     ] = None,
     clear_queue: Annotated[bool, typer.Option("--clear", help="Remove every slot.")] = False,
+    json_output: JsonOpt = False,
 ) -> None:
     """Set an account's weekly posting slots (replacing the old ones); --next-slot posts go into them.
 
@@ -305,11 +312,13 @@ def queue_set(
             )
             .queue
         )
-    render.stdout().print(render_admin.queue_panel(queue))
+    show(queue, render_admin.queue_panel, as_json=json_output)
 
 
 @queue_app.command("show")
-def queue_show(ctx: typer.Context, network: NetworkArg, handle: HandleArg) -> None:
+def queue_show(
+    ctx: typer.Context, network: NetworkArg, handle: HandleArg, json_output: JsonOpt = False
+) -> None:
     """Show an account's weekly slots and its next free ones.
 
     Example:
@@ -328,4 +337,4 @@ def queue_show(ctx: typer.Context, network: NetworkArg, handle: HandleArg) -> No
             )
             .queue
         )
-    render.stdout().print(render_admin.queue_panel(queue))
+    show(queue, render_admin.queue_panel, as_json=json_output)

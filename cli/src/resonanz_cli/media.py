@@ -27,6 +27,7 @@ from rich.progress import (
 from resonanz_cli import render, render_admin
 from resonanz_cli.client import clients_of
 from resonanz_cli.errors import handled, stderr
+from resonanz_cli.output import JsonOpt, show
 
 app = typer.Typer(help="Upload, show and delete media (images, videos).", no_args_is_help=True)
 
@@ -98,6 +99,7 @@ def upload(
     duration: Annotated[
         float, typer.Option("--duration", metavar="SECONDS", min=0, help="A video's length, if known.")
     ] = 0.0,
+    json_output: JsonOpt = False,
 ) -> None:
     """Upload an image or video to the media store and print its id (for posts create --media-id).
 
@@ -137,11 +139,11 @@ def upload(
             metadata=clients.metadata,
             timeout=timeout,
         )
-    render.stdout().print(render_admin.media_panel(response.media))
+    show(response.media, render_admin.media_panel, as_json=json_output)
 
 
 @app.command("get")
-def get(ctx: typer.Context, media_id: MediaIdArg) -> None:
+def get(ctx: typer.Context, media_id: MediaIdArg, json_output: JsonOpt = False) -> None:
     """Show stored media: type, MIME type, size, checksum.
 
     Example:
@@ -159,7 +161,7 @@ def get(ctx: typer.Context, media_id: MediaIdArg) -> None:
             )
             .media
         )
-    render.stdout().print(render_admin.media_panel(media))
+    show(media, render_admin.media_panel, as_json=json_output)
 
 
 @app.command("delete")

@@ -17,6 +17,7 @@ from resonanz_cli import posts_import, posts_workflow, render
 from resonanz_cli.client import Clients, clients_of
 from resonanz_cli.errors import EXIT_INTERRUPTED, fail, handled
 from resonanz_cli.options import parse_target, parse_timestamp, parse_variant
+from resonanz_cli.output import JsonOpt, as_dict, print_json, show, show_all
 from resonanz_cli.post_options import (
     CLEARABLE,
     PostOptions,
@@ -89,8 +90,9 @@ UtmContentOpt = Annotated[
 ]
 
 
-def _watch(clients: Clients, post_id: str) -> content_pb2.Post | None:
-    """Print a line per WatchPost update until the post is final; return the last post seen."""
+def _watch(clients: Clients, post_id: str, *, as_json: bool = False) -> content_pb2.Post | None:
+    """Print a line per WatchPost update (with --json: the post on one line) until the post is final;
+    return the last post seen."""
     console = render.stdout()
     stub = clients.publishing()
     last: content_pb2.Post | None = None
@@ -98,7 +100,10 @@ def _watch(clients: Clients, post_id: str) -> content_pb2.Post | None:
     try:
         for response in stream:
             last = response.post
-            console.print(render.watch_line(last), soft_wrap=True)
+            if as_json:
+                print_json(as_dict(last), indent=None)
+            else:
+                console.print(render.watch_line(last), soft_wrap=True)
     except KeyboardInterrupt:
         stream.cancel()
         raise typer.Exit(EXIT_INTERRUPTED) from None
@@ -174,6 +179,7 @@ def create(
         ),
     ] = None,
     watch: Annotated[bool, typer.Option("--watch", "-w", help="Follow the post until it is final.")] = False,
+    json_output: JsonOpt = False,
 ) -> None:
     """Create a post: submitted at once (into review when the workspace requires approvals) or a draft.
 
@@ -216,10 +222,10 @@ def create(
         post = (
             clients.publishing().CreatePost(request, metadata=clients.metadata, timeout=clients.timeout).post
         )
-        render.stdout().print(render.post_panel(post))
+        show(post, render.post_panel, as_json=json_output)
         if watch:
-            final = _watch(clients, post.id)
-            if final is not None:
+            final = _watch(clients, post.id, as_json=json_output)
+            if final is not None and not json_output:
                 render.stdout().print(render.post_panel(final))
 
 
@@ -261,6 +267,7 @@ def update(
             help=f"Empty a field before applying the other options: {', '.join(CLEARABLE)}. Repeatable.",
         ),
     ] = None,
+    json_output: JsonOpt = False,
 ) -> None:
     """Change a post that has not started publishing; what you leave out stays as it is.
 
@@ -320,7 +327,7 @@ def update(
             metadata=clients.metadata,
             timeout=clients.timeout,
         ).post
-    render.stdout().print(render.post_panel(post))
+    show(post, render.post_panel, as_json=json_output)
 
 
 def _status_value(status: str | None) -> content_pb2.PostStatus.ValueType:
@@ -366,6 +373,7 @@ def list_posts(
     limit: Annotated[
         int, typer.Option("--limit", "-n", metavar="N", min=1, max=10_000, help="Show at most this many.")
     ] = 50,
+    json_output: JsonOpt = False,
 ) -> None:
     """List the tenant's posts, newest first.
 
@@ -414,13 +422,14 @@ def list_posts(
             token = response.next_page_token
             if not token or not response.posts:
                 break
-    render.stdout().print(render.posts_table(posts[:limit]))
+    show_all(posts[:limit], render.posts_table, as_json=json_output)
 
 
 @app.command("get")
 def get(
     ctx: typer.Context,
     post_id: Annotated[str, typer.Argument(metavar="ID", help="The post's id.", show_default=False)],
+    json_output: JsonOpt = False,
 ) -> None:
     """Show one post with its review state and the status of each target.
 
@@ -433,13 +442,14 @@ def get(
         response = clients.publishing().GetPost(
             publishing_pb2.GetPostRequest(post_id=post_id), metadata=clients.metadata, timeout=clients.timeout
         )
-    render.stdout().print(render.post_panel(response.post))
+    show(response.post, render.post_panel, as_json=json_output)
 
 
 @app.command("watch")
 def watch(
     ctx: typer.Context,
     post_id: Annotated[str, typer.Argument(metavar="ID", help="The post's id.", show_default=False)],
+    json_output: JsonOpt = False,
 ) -> None:
     """Follow a post: print a line each time it or one of its targets changes, until it is final.
 
@@ -449,8 +459,8 @@ def watch(
     """
     clients = clients_of(ctx)
     with handled("publishing", clients.config.publishing_addr):
-        final = _watch(clients, post_id)
-    if final is not None:
+        final = _watch(clients, post_id, as_json=json_output)
+    if final is not None and not json_output:
         render.stdout().print(render.post_panel(final))
 
 

@@ -33,6 +33,7 @@ from resonanz_cli import render
 from resonanz_cli.client import Clients, clients_of
 from resonanz_cli.csv_import import ImportFile, ImportFileError, ImportRow, read_import, write_report
 from resonanz_cli.errors import EXIT_UNAVAILABLE, EXIT_USER_ERROR, fail, rpc_code, rpc_details, stderr
+from resonanz_cli.output import print_json
 
 #: Response metadata a service may send with CreatePost: ``"true"`` when the idempotency key was
 #: known and the existing post came back. Without it, a post created before the import started counts
@@ -128,6 +129,17 @@ def report_table(results: list[RowResult], *, errors_only: bool) -> Table:
     return table
 
 
+def result_dict(result: RowResult) -> dict[str, object]:
+    """One row's result for ``--json``."""
+    return {
+        "row": result.row.number,
+        "result": result.outcome.value,
+        "post_id": result.post_id,
+        "idempotency_key": result.row.idempotency_key,
+        "error": result.error,
+    }
+
+
 def _summary(results: list[RowResult]) -> str:
     counts = Counter(r.outcome for r in results)
     return ", ".join(f"{counts[o]} {o.value}" for o in Outcome if counts[o])
@@ -175,6 +187,10 @@ def import_posts(
     errors_only: Annotated[
         bool, typer.Option("--errors-only", help="List only the rows that failed.")
     ] = False,
+    json_output: Annotated[
+        bool,
+        typer.Option("--json", help="Print the per-row results as JSON (row, result, post_id, key, error)."),
+    ] = False,
 ) -> None:
     """Create one post per CSV row, several at a time, and report each row.
 
@@ -215,12 +231,16 @@ def import_posts(
         with progress:
             task = progress.add_task(escape(file.name), total=len(parsed.rows))
             results = sender.send_all(parsed.rows, lambda: progress.advance(task))
-    console.print(report_table(results, errors_only=errors_only))
     failed = [r for r in results if r.outcome in (Outcome.FAILED, Outcome.NOT_SENT)]
-    console.print(_summary(results))
+    if json_output:
+        shown = failed if errors_only else results
+        print_json([result_dict(r) for r in shown])
+    else:
+        console.print(report_table(results, errors_only=errors_only))
+        console.print(_summary(results))
     if report is not None:
         write_report(report, parsed, [(r.row, r.error) for r in failed])
-        console.print(f"{len(failed)} failed row(s) written to {escape(str(report))}")
+        stderr().print(f"{len(failed)} failed row(s) written to {escape(str(report))}")
     if any(r.unreachable for r in results):
         stderr().print(
             f"hint: the publishing service at {escape(address)} could not be reached; "

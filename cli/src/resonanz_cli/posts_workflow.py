@@ -16,11 +16,12 @@ from resonanz_cli import render
 from resonanz_cli.client import clients_of
 from resonanz_cli.errors import handled
 from resonanz_cli.options import parse_target
+from resonanz_cli.output import JsonOpt, show, show_all
 
 PostIdArg = Annotated[str, typer.Argument(metavar="ID", help="The post's id.", show_default=False)]
 
 
-def submit(ctx: typer.Context, post_id: PostIdArg) -> None:
+def submit(ctx: typer.Context, post_id: PostIdArg, json_output: JsonOpt = False) -> None:
     """Submit a draft: into review, or straight to scheduled when the workspace needs no approvals.
 
     Example:
@@ -38,7 +39,7 @@ def submit(ctx: typer.Context, post_id: PostIdArg) -> None:
             )
             .post
         )
-    render.stdout().print(render.post_panel(post))
+    show(post, render.post_panel, as_json=json_output)
 
 
 def approve(
@@ -47,6 +48,7 @@ def approve(
     note: Annotated[
         str | None, typer.Option("--note", metavar="TEXT", help="A note kept with the approval.")
     ] = None,
+    json_output: JsonOpt = False,
 ) -> None:
     """Approve the post's current review step; the last step's approval schedules it.
 
@@ -65,7 +67,7 @@ def approve(
             )
             .post
         )
-    render.stdout().print(render.post_panel(post))
+    show(post, render.post_panel, as_json=json_output)
 
 
 def reject(
@@ -80,6 +82,7 @@ def reject(
             show_default=False,
         ),
     ],
+    json_output: JsonOpt = False,
 ) -> None:
     """Send a post in review back to draft with a reason; the approvals collected so far are dropped.
 
@@ -98,7 +101,7 @@ def reject(
             )
             .post
         )
-    render.stdout().print(render.post_panel(post))
+    show(post, render.post_panel, as_json=json_output)
 
 
 def cancel(
@@ -107,6 +110,7 @@ def cancel(
     reason: Annotated[
         str | None, typer.Option("--reason", metavar="TEXT", help="Why (shown in the audit log).")
     ] = None,
+    json_output: JsonOpt = False,
 ) -> None:
     """Cancel every target of the post that has not started publishing.
 
@@ -125,13 +129,14 @@ def cancel(
             )
             .post
         )
-    render.stdout().print(render.post_panel(post))
+    show(post, render.post_panel, as_json=json_output)
 
 
 def comment(
     ctx: typer.Context,
     post_id: PostIdArg,
     text: Annotated[str, typer.Argument(metavar="TEXT", help="The comment.", show_default=False)],
+    json_output: JsonOpt = False,
 ) -> None:
     """Comment on a post (e.g. during review).
 
@@ -150,10 +155,10 @@ def comment(
             )
             .comment
         )
-    render.stdout().print(render.comments_table([added], post_id=post_id))
+    show(added, lambda c: render.comments_table([c], post_id=post_id), as_json=json_output)
 
 
-def comments(ctx: typer.Context, post_id: PostIdArg) -> None:
+def comments(ctx: typer.Context, post_id: PostIdArg, json_output: JsonOpt = False) -> None:
     """Show a post's comments, oldest first (rejection reasons included).
 
     Example:
@@ -167,7 +172,9 @@ def comments(ctx: typer.Context, post_id: PostIdArg) -> None:
             metadata=clients.metadata,
             timeout=clients.timeout,
         )
-    render.stdout().print(render.comments_table(list(response.comments), post_id=post_id))
+    show_all(
+        list(response.comments), lambda cs: render.comments_table(cs, post_id=post_id), as_json=json_output
+    )
 
 
 def audit(
@@ -181,6 +188,7 @@ def audit(
     limit: Annotated[
         int, typer.Option("--limit", "-n", metavar="N", min=1, max=100_000, help="Show at most this many.")
     ] = 100,
+    json_output: JsonOpt = False,
 ) -> None:
     """Show who did what when, oldest first: for one post or the whole workspace.
 
@@ -207,9 +215,9 @@ def audit(
             if not token or not response.events:
                 break
     title = f"audit log of post {post_id}" if post_id else "audit log of the workspace"
-    render.stdout().print(
-        render.audit_table(events[:limit], title=f"{title}: {len(events[:limit])} event(s)")
-    )
+    shown = events[:limit]
+    title = f"{title}: {len(shown)} event(s)"
+    show_all(shown, lambda es: render.audit_table(es, title=title), as_json=json_output)
 
 
 def delete_published(
@@ -223,6 +231,7 @@ def delete_published(
             help="Only from this target (repeatable); default every published target.",
         ),
     ] = None,
+    json_output: JsonOpt = False,
 ) -> None:
     """Delete a published post from the networks it was published on.
 
@@ -247,7 +256,7 @@ def delete_published(
             )
             .post
         )
-    render.stdout().print(render.post_panel(post))
+    show(post, render.post_panel, as_json=json_output)
 
 
 def reply(
@@ -277,6 +286,7 @@ def reply(
             "--key", "--idempotency-key", metavar="KEY", help="Replying again with it sends nothing new."
         ),
     ] = None,
+    json_output: JsonOpt = False,
 ) -> None:
     """Reply to a mention from one of your accounts; published like a post (never twice).
 
@@ -303,7 +313,7 @@ def reply(
             )
             .post
         )
-    render.stdout().print(render.post_panel(post))
+    show(post, render.post_panel, as_json=json_output)
 
 
 def reply_target(network: str, account: str) -> tuple[str, str]:

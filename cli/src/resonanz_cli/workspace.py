@@ -13,6 +13,7 @@ from resonanz_cli import render, render_admin
 from resonanz_cli.client import clients_of
 from resonanz_cli.errors import handled
 from resonanz_cli.options import parse_step, parse_timestamp
+from resonanz_cli.output import JsonOpt, show, show_all
 
 app = typer.Typer(help="Members and roles, the approval policy and campaigns.", no_args_is_help=True)
 member_app = typer.Typer(help="Add, change and remove members.", no_args_is_help=True)
@@ -38,7 +39,7 @@ UserArg = Annotated[str, typer.Argument(metavar="USER", help="The user's id.", s
 
 
 @app.command("members")
-def members(ctx: typer.Context) -> None:
+def members(ctx: typer.Context, json_output: JsonOpt = False) -> None:
     """List the workspace's members and their roles (none: the workspace is open to everyone).
 
     Example:
@@ -50,10 +51,11 @@ def members(ctx: typer.Context) -> None:
         response = clients.workspace().ListMembers(
             workspace_pb2.ListMembersRequest(), metadata=clients.metadata, timeout=clients.timeout
         )
-    console = render.stdout()
-    console.print(render_admin.members_table(list(response.members)))
-    if not response.members:
-        console.print("open workspace: everyone may do everything until the first member (an admin) is added")
+    show_all(list(response.members), render_admin.members_table, as_json=json_output)
+    if not response.members and not json_output:
+        render.stdout().print(
+            "open workspace: everyone may do everything until the first member (an admin) is added"
+        )
 
 
 @member_app.command("set")
@@ -68,6 +70,7 @@ def member_set(
             show_default=False,
         ),
     ],
+    json_output: JsonOpt = False,
 ) -> None:
     """Add a member or change their role; the first member of a workspace must be an admin.
 
@@ -88,7 +91,7 @@ def member_set(
             )
             .member
         )
-    render.stdout().print(render_admin.members_table([member]))
+    show(member, lambda m: render_admin.members_table([m]), as_json=json_output)
 
 
 @member_app.command("remove")
@@ -108,7 +111,7 @@ def member_remove(ctx: typer.Context, user: UserArg) -> None:
 
 
 @policy_app.command("show")
-def policy_show(ctx: typer.Context) -> None:
+def policy_show(ctx: typer.Context, json_output: JsonOpt = False) -> None:
     """Show the approval steps posts go through before they are scheduled.
 
     Example:
@@ -124,7 +127,7 @@ def policy_show(ctx: typer.Context) -> None:
             )
             .policy
         )
-    render.stdout().print(render_admin.policy_panel(policy))
+    show(policy, render_admin.policy_panel, as_json=json_output)
 
 
 @policy_app.command("set")
@@ -144,6 +147,7 @@ def policy_set(
     review_replies: Annotated[
         bool, typer.Option("--review-replies", help="Replies to mentions go through review too.")
     ] = False,
+    json_output: JsonOpt = False,
 ) -> None:
     """Replace the approval policy: the steps in order, self-approval and review of replies.
 
@@ -168,7 +172,7 @@ def policy_set(
             )
             .policy
         )
-    render.stdout().print(render_admin.policy_panel(saved))
+    show(saved, render_admin.policy_panel, as_json=json_output)
 
 
 @campaigns_app.command("create")
@@ -200,6 +204,7 @@ def campaign_create(
             "--key", "--idempotency-key", metavar="KEY", help="Creating again with it returns the first."
         ),
     ] = None,
+    json_output: JsonOpt = False,
 ) -> None:
     """Create a campaign; its UTM parameters are the defaults of its posts' links.
 
@@ -237,13 +242,14 @@ def campaign_create(
             .CreateCampaign(request, metadata=clients.metadata, timeout=clients.timeout)
             .campaign
         )
-    render.stdout().print(render_admin.campaign_panel(campaign))
+    show(campaign, render_admin.campaign_panel, as_json=json_output)
 
 
 @campaigns_app.command("get")
 def campaign_get(
     ctx: typer.Context,
     campaign_id: Annotated[str, typer.Argument(metavar="ID", help="The campaign's id.", show_default=False)],
+    json_output: JsonOpt = False,
 ) -> None:
     """Show one campaign.
 
@@ -262,7 +268,7 @@ def campaign_get(
             )
             .campaign
         )
-    render.stdout().print(render_admin.campaign_panel(campaign))
+    show(campaign, render_admin.campaign_panel, as_json=json_output)
 
 
 @campaigns_app.command("list")
@@ -271,6 +277,7 @@ def campaign_list(
     limit: Annotated[
         int, typer.Option("--limit", "-n", metavar="N", min=1, max=10_000, help="Show at most this many.")
     ] = 50,
+    json_output: JsonOpt = False,
 ) -> None:
     """List the workspace's campaigns.
 
@@ -294,4 +301,4 @@ def campaign_list(
             token = response.next_page_token
             if not token or not response.campaigns:
                 break
-    render.stdout().print(render_admin.campaigns_table(campaigns[:limit]))
+    show_all(campaigns[:limit], render_admin.campaigns_table, as_json=json_output)
