@@ -206,15 +206,25 @@ async def test_validation_errors_name_the_field_and_write_nothing(running: Runni
     assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
 
 
+async def replayed(call: grpc.aio.UnaryUnaryCall[pb.CreatePostRequest, pb.CreatePostResponse]) -> str:
+    """The ``x-resonanz-replayed`` response metadata of a finished CreatePost call."""
+    await call
+    return dict(await call.trailing_metadata() or ()).get("x-resonanz-replayed", "")
+
+
 async def test_create_post_is_idempotent_per_tenant(running: Running) -> None:
-    first = (await running.stub.CreatePost(create_request(key="launch-1"), metadata=md())).post
-    again = (await running.stub.CreatePost(create_request(key="launch-1"), metadata=md())).post
+    call = running.stub.CreatePost(create_request(key="launch-1"), metadata=md())
+    first = (await call).post
+    assert await replayed(call) == "false"
+    call = running.stub.CreatePost(create_request(key="launch-1"), metadata=md())
+    again = (await call).post
+    assert await replayed(call) == "true"
     assert again.id == first.id
     assert again.idempotency_key == "launch-1"
-    concurrent = await asyncio.gather(
-        *(running.stub.CreatePost(create_request(key="launch-2"), metadata=md()) for _ in range(5))
-    )
+    calls = [running.stub.CreatePost(create_request(key="launch-2"), metadata=md()) for _ in range(5)]
+    concurrent = await asyncio.gather(*calls)
     assert len({r.post.id for r in concurrent}) == 1
+    assert sorted([await replayed(c) for c in calls]) == ["false"] + ["true"] * 4
     other_tenant = (await running.stub.CreatePost(create_request(key="launch-1"), metadata=md("globex"))).post
     assert other_tenant.id != first.id
     assert await count_posts(running) == 3

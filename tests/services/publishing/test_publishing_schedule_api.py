@@ -12,7 +12,7 @@ import grpc.aio
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 from publishing_helpers import Running, md
-from resonanz.common.v1.content_pb2 import PostStatus
+from resonanz.common.v1.content_pb2 import PostStatus, ScheduleMode
 from resonanz.publishing.v1 import account_service_pb2 as apb
 from resonanz.publishing.v1 import account_service_pb2_grpc as apb_grpc
 from resonanz.publishing.v1 import publishing_service_pb2 as pb
@@ -53,6 +53,7 @@ async def test_queued_posts_take_the_next_free_slots_of_each_account(running: Ru
     times = [p.targets[0].scheduled_at.ToDatetime(UTC) for p in (first, second)]
     assert times == expected[:2]
     assert all(p.status == PostStatus.POST_STATUS_SCHEDULED for p in (first, second))
+    assert first.schedule_mode == ScheduleMode.SCHEDULE_MODE_NEXT_FREE_SLOT
     local = times[0].astimezone(ZoneInfo(BERLIN))
     assert (local.isoweekday(), local.strftime("%H:%M")) in {(1, "09:00"), (4, "17:30")}
 
@@ -90,6 +91,7 @@ async def test_local_time_is_converted_in_its_zone_and_a_dst_gap_is_refused(runn
     )
     post = (await running.stub.CreatePost(request, metadata=md())).post
     assert post.scheduled_at.ToDatetime(UTC) == datetime(year, 7, 1, 7, 30, tzinfo=UTC)  # CEST = UTC+2
+    assert (post.schedule_mode, post.time_zone) == (ScheduleMode.SCHEDULE_MODE_AT, BERLIN)
 
     # The last Sunday of March, 02:30 does not exist in Berlin.
     last_sunday = max(day for day in (datetime(year, 3, d) for d in range(25, 32)) if day.isoweekday() == 7)

@@ -100,6 +100,31 @@ MEDIA_TYPE_VIDEO: MediaType.ValueType  # 2
 MEDIA_TYPE_GIF: MediaType.ValueType  # 3
 Global___MediaType: _TypeAlias = MediaType  # noqa: Y015
 
+class _ScheduleMode:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ScheduleModeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ScheduleMode.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    SCHEDULE_MODE_UNSPECIFIED: _ScheduleMode.ValueType  # 0
+    SCHEDULE_MODE_NOW: _ScheduleMode.ValueType  # 1
+    """As soon as the post is scheduled."""
+    SCHEDULE_MODE_AT: _ScheduleMode.ValueType  # 2
+    """At scheduled_at (given as a timestamp or as a local time in time_zone)."""
+    SCHEDULE_MODE_NEXT_FREE_SLOT: _ScheduleMode.ValueType  # 3
+    """Each target in the next free slot of its account's posting queue."""
+
+class ScheduleMode(_ScheduleMode, metaclass=_ScheduleModeEnumTypeWrapper): ...
+
+SCHEDULE_MODE_UNSPECIFIED: ScheduleMode.ValueType  # 0
+SCHEDULE_MODE_NOW: ScheduleMode.ValueType  # 1
+"""As soon as the post is scheduled."""
+SCHEDULE_MODE_AT: ScheduleMode.ValueType  # 2
+"""At scheduled_at (given as a timestamp or as a local time in time_zone)."""
+SCHEDULE_MODE_NEXT_FREE_SLOT: ScheduleMode.ValueType  # 3
+"""Each target in the next free slot of its account's posting queue."""
+Global___ScheduleMode: _TypeAlias = ScheduleMode  # noqa: Y015
+
 class _AccountStatus:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -348,6 +373,8 @@ class Post(_message.Message):
     APPROVALS_FIELD_NUMBER: _builtins.int
     APPROVAL_STEPS_FIELD_NUMBER: _builtins.int
     IN_REPLY_TO_FIELD_NUMBER: _builtins.int
+    SCHEDULE_MODE_FIELD_NUMBER: _builtins.int
+    TIME_ZONE_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     tenant: _builtins.str
     text: _builtins.str
@@ -360,6 +387,10 @@ class Post(_message.Message):
     """Number of approval steps the post needs in total, from the policy when it was submitted."""
     in_reply_to: _builtins.str
     """External id of the post or mention this post replies to (replies have exactly one target)."""
+    schedule_mode: Global___ScheduleMode.ValueType
+    """How the schedule was asked for, so that an edit can keep it."""
+    time_zone: _builtins.str
+    """The IANA time zone of a local_time schedule; empty otherwise."""
     @_builtins.property
     def media(self) -> _containers.RepeatedCompositeFieldContainer[Global___MediaItem]: ...
     @_builtins.property
@@ -401,10 +432,12 @@ class Post(_message.Message):
         approvals: _abc.Iterable[Global___Approval] | None = ...,
         approval_steps: _builtins.int = ...,
         in_reply_to: _builtins.str = ...,
+        schedule_mode: Global___ScheduleMode.ValueType = ...,
+        time_zone: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "scheduled_at", b"scheduled_at", "updated_at", b"updated_at", "utm", b"utm"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["approval_steps", b"approval_steps", "approvals", b"approvals", "campaign_id", b"campaign_id", "created_at", b"created_at", "created_by", b"created_by", "id", b"id", "idempotency_key", b"idempotency_key", "in_reply_to", b"in_reply_to", "labels", b"labels", "media", b"media", "scheduled_at", b"scheduled_at", "status", b"status", "targets", b"targets", "tenant", b"tenant", "text", b"text", "updated_at", b"updated_at", "utm", b"utm", "variants", b"variants"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["approval_steps", b"approval_steps", "approvals", b"approvals", "campaign_id", b"campaign_id", "created_at", b"created_at", "created_by", b"created_by", "id", b"id", "idempotency_key", b"idempotency_key", "in_reply_to", b"in_reply_to", "labels", b"labels", "media", b"media", "schedule_mode", b"schedule_mode", "scheduled_at", b"scheduled_at", "status", b"status", "targets", b"targets", "tenant", b"tenant", "text", b"text", "time_zone", b"time_zone", "updated_at", b"updated_at", "utm", b"utm", "variants", b"variants"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

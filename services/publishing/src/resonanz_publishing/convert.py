@@ -18,6 +18,7 @@ from resonanz.common.v1.content_pb2 import (
     NetworkVariant,
     Post,
     PostTarget,
+    ScheduleMode,
     UtmParameters,
 )
 from resonanz.events.v1.events_pb2 import PublishRequested, PublishResult
@@ -117,7 +118,17 @@ def post_to_proto(row: PostRow, approvals: Sequence[ApprovalRow] = ()) -> Post:
         approvals=[approval_to_proto(a) for a in sorted(approvals, key=lambda a: (a.step, a.approved_at))],
         approval_steps=row.approval_steps,
         in_reply_to=row.in_reply_to,
+        schedule_mode=_SCHEDULE_MODES.get(row.schedule_mode, ScheduleMode.SCHEDULE_MODE_UNSPECIFIED),
+        time_zone=row.time_zone,
     )
+
+
+#: ``PostRow.schedule_mode`` values (see scheduling.py) as the API's enum.
+_SCHEDULE_MODES: dict[str, ScheduleMode.ValueType] = {
+    "now": ScheduleMode.SCHEDULE_MODE_NOW,
+    "at": ScheduleMode.SCHEDULE_MODE_AT,
+    "queue": ScheduleMode.SCHEDULE_MODE_NEXT_FREE_SLOT,
+}
 
 
 def content_for_network(

@@ -63,7 +63,9 @@ class PublishingServicer(pb_grpc.PublishingServiceServicer):
 
     async def CreatePost(self, request: pb.CreatePostRequest, context: Context) -> pb.CreatePostResponse:  # noqa: N802 - gRPC method name
         tenant, actor = await self._actor(context, Permission.EDIT)
-        return pb.CreatePostResponse(post=await self._workflow.create(tenant, actor, request))
+        post, created = await self._workflow.create(tenant, actor, request)
+        _mark_replayed(context, created)
+        return pb.CreatePostResponse(post=post)
 
     async def UpdatePost(self, request: pb.UpdatePostRequest, context: Context) -> pb.UpdatePostResponse:  # noqa: N802 - gRPC method name
         _check_post_id(request.post_id)
@@ -166,7 +168,9 @@ class PublishingServicer(pb_grpc.PublishingServiceServicer):
         self, request: pb.ReplyToMentionRequest, context: Context
     ) -> pb.ReplyToMentionResponse:
         tenant, actor = await self._actor(context, Permission.EDIT)
-        return pb.ReplyToMentionResponse(post=await self._workflow.reply(tenant, actor, request))
+        post, created = await self._workflow.reply(tenant, actor, request)
+        _mark_replayed(context, created)
+        return pb.ReplyToMentionResponse(post=post)
 
     async def GetPost(self, request: pb.GetPostRequest, context: Context) -> pb.GetPostResponse:  # noqa: N802 - gRPC method name
         tenant = tenant_of(context)
@@ -227,6 +231,15 @@ def _post_id_validator(post_id: str) -> Validator:
     if v.non_empty(post_id, "post_id"):
         v.max_length(post_id, MAX_POST_ID_LENGTH, "post_id")
     return v
+
+
+#: Response metadata of CreatePost / ReplyToMention: "true" when an earlier call with the same
+#: idempotency key made the post and this call only returned it (e.g. a re-run CSV import).
+REPLAYED_METADATA_KEY = "x-resonanz-replayed"
+
+
+def _mark_replayed(context: Context, created: bool) -> None:
+    context.set_trailing_metadata(((REPLAYED_METADATA_KEY, "false" if created else "true"),))
 
 
 def _check_post_id(post_id: str) -> None:

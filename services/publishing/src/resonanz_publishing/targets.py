@@ -20,6 +20,7 @@ from resonanz_sdk.eventbus import Topic, new_envelope
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from resonanz_publishing.audit import SYSTEM_ACTOR, record
 from resonanz_publishing.convert import now_utc, publish_result
 from resonanz_publishing.models import PostRow, TargetRow
 from resonanz_publishing.outbox import add_to_outbox
@@ -30,6 +31,14 @@ _OPEN_STATUSES = (
     TargetStatus.TARGET_STATUS_QUEUED,
     TargetStatus.TARGET_STATUS_PUBLISHING,
 )
+
+
+#: The audit action of each final target status.
+_FINISH_ACTIONS: dict[int, str] = {
+    TargetStatus.TARGET_STATUS_PUBLISHED: "published",
+    TargetStatus.TARGET_STATUS_FAILED: "failed",
+    TargetStatus.TARGET_STATUS_CANCELLED: "cancelled",
+}
 
 
 @dataclass(frozen=True)
@@ -193,10 +202,23 @@ class TargetLedger:
             ).scalar_one_or_none()
             if changed is None:
                 return False
+            before = (await session.execute(select(PostRow.status).where(PostRow.id == changed))).scalar_one()
             post, targets = await self._recompute_post(session, changed, now)
             target = next(t for t in targets if t.id == target_id)
             envelope = new_envelope(post.tenant, publish_result(post, target))
             add_to_outbox(session, Topic.PUBLISH_RESULTS, post.id, envelope)
+            published = status == TargetStatus.TARGET_STATUS_PUBLISHED
+            outcome = url or external_id if published else error
+            record(
+                session,
+                tenant=post.tenant,
+                action=_FINISH_ACTIONS[status],
+                actor=SYSTEM_ACTOR,
+                post_id=post.id,
+                from_status=before,
+                to_status=post.status,
+                detail=f"{target.network}:{target.account}: {outcome}" if outcome else "",
+            )
             return True
 
     async def _recompute_post(

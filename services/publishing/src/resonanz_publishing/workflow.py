@@ -173,21 +173,23 @@ class PostWorkflow:
 
     # -- transitions -------------------------------------------------------------------------------
 
-    async def create(self, tenant: str, actor: str, request: CreatePostRequest) -> Post:
+    async def create(self, tenant: str, actor: str, request: CreatePostRequest) -> tuple[Post, bool]:
+        """The new post and ``True``; or, for an idempotency key used before, that post and ``False``."""
         key = request.idempotency_key or None
         if key is not None:
             existing = await self._store.find_by_idempotency_key(tenant, key)
             if existing is not None:
-                return await self._store.view(tenant, existing.id)
+                return await self._store.view(tenant, existing.id), False
         checked = await self.check(tenant, request)
         return await self._insert(tenant, actor, checked, key=key, draft=request.draft)
 
-    async def reply(self, tenant: str, actor: str, request: ReplyToMentionRequest) -> Post:
+    async def reply(self, tenant: str, actor: str, request: ReplyToMentionRequest) -> tuple[Post, bool]:
+        """Like :meth:`create`: the reply post and whether it was created by this call."""
         key = request.idempotency_key or None
         if key is not None:
             existing = await self._store.find_by_idempotency_key(tenant, key)
             if existing is not None:
-                return await self._store.view(tenant, existing.id)
+                return await self._store.view(tenant, existing.id), False
         accounts = await self._accounts.usable_accounts(tenant, [(request.network, request.account)])
         probe = CreatePostRequest(media=request.media)
         media = await self._media.lookup(tenant, media_ids(probe))
@@ -206,7 +208,7 @@ class PostWorkflow:
         key: str | None,
         draft: bool,
         in_reply_to: str = "",
-    ) -> Post:
+    ) -> tuple[Post, bool]:
         request, schedule = checked.request, checked.schedule
         now = now_utc()
         post = PostRow(
@@ -261,9 +263,9 @@ class PostWorkflow:
             existing = await self._store.find_by_idempotency_key(tenant, key)
             if existing is None:
                 raise
-            return await self._store.view(tenant, existing.id)
+            return await self._store.view(tenant, existing.id), False
         self._changed(post.id, scheduled)
-        return await self._store.view(tenant, post.id)
+        return await self._store.view(tenant, post.id), True
 
     async def update(self, tenant: str, actor: str, post_id: str, request: CreatePostRequest) -> Post:
         checked = await self.check(tenant, request)
