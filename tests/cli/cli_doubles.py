@@ -15,7 +15,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -79,6 +79,10 @@ _FINAL_TARGETS = frozenset(
         content_pb2.TARGET_STATUS_CANCELLED,
     }
 )
+#: The trailer of CreatePost / ReplyToMention: was the idempotency key used before?
+REPLAYED_METADATA_KEY = "x-resonanz-replayed"
+#: How far in the past a requested time may be (the real service's allowance for clock skew).
+MAX_PAST = timedelta(seconds=60)
 #: What the double's "simulated" network allows, so that a too long text is refused like a manifest would.
 SIMULATED_MAX_TEXT = 280
 
@@ -95,10 +99,13 @@ class PublishingDouble(publishing_grpc.PublishingServiceServicer):
     """Posts in memory with the lifecycle of the real service: draft, review by the workspace's policy
     (roles, four eyes), scheduled, cancelled, deleted from the network; comments and an audit log.
 
-    WatchPost walks a post through publishing to published. For the CSV import it can slow CreatePost
+    WatchPost walks a post through publishing to published. Like the real service, CreatePost and
+    ReplyToMention answer with the trailer ``x-resonanz-replayed: true|false`` (was the idempotency
+    key used before?) and posts carry their ``schedule_mode`` and ``time_zone``; ``legacy`` plays a
+    server from before both (no trailer, mode unspecified). For the CSV import it can slow CreatePost
     down (``create_delay``) and counts the calls in flight; ``unavailable_after`` makes it answer
-    UNAVAILABLE after that many creates; ``send_replay_header`` answers a known idempotency key with
-    the ``x-resonanz-replayed: true`` trailer.
+    UNAVAILABLE after that many creates; ``clock_skew`` shifts the ``created_at`` of new posts (a
+    server clock that is off).
     """
 
     workspace: WorkspaceDouble = field(default_factory=WorkspaceDouble)
@@ -114,7 +121,23 @@ class PublishingDouble(publishing_grpc.PublishingServiceServicer):
     in_flight: int = 0
     max_in_flight: int = 0
     unavailable_after: int | None = None
-    send_replay_header: bool = False
+    legacy: bool = False
+    clock_skew: timedelta = timedelta(0)
+
+    def _replayed(self, context: Context, replayed: bool) -> None:
+        if not self.legacy:
+            context.set_trailing_metadata(((REPLAYED_METADATA_KEY, "true" if replayed else "false"),))
+
+    def _existing(self, tenant: str, key: str) -> content_pb2.Post | None:
+        """The tenant's post made with idempotency key ``key`` (``None`` for an empty key)."""
+        return next(
+            (p for p in self.posts.values() if key and (p.tenant, p.idempotency_key) == (tenant, key)), None
+        )
+
+    def _created_now(self) -> Timestamp:
+        ts = Timestamp()
+        ts.FromDatetime(datetime.now(UTC) + self.clock_skew)
+        return ts
 
     def _tenant(self, context: Context, method: str = "", request: Any = None) -> str:
         tenant = tenant_of(context)
@@ -197,11 +220,18 @@ class PublishingDouble(publishing_grpc.PublishingServiceServicer):
                     f"{field_prefix}scheduled_at", "at most one of scheduled_at, local_time, next_free_slot"
                 )
             )
+        at_field, at = f"{field_prefix}scheduled_at", request.scheduled_at
         if request.HasField("local_time"):
             try:
                 ZoneInfo(request.local_time.time_zone)
             except (ZoneInfoNotFoundError, ValueError):
                 violations.append(FieldViolation(f"{field_prefix}local_time.time_zone", "unknown time zone"))
+                return violations
+            at_field, at = f"{field_prefix}local_time.date_time", _local_to_utc(request.local_time)
+        # like the real service: a time more than a minute ago is refused
+        timed = request.HasField("scheduled_at") or request.HasField("local_time")
+        if timed and at.ToDatetime(tzinfo=UTC) < datetime.now(UTC) - MAX_PAST:
+            violations.append(FieldViolation(at_field, "is in the past"))
         return violations
 
     def _fill(self, post: content_pb2.Post, request: publishing_pb2.CreatePostRequest) -> None:
@@ -228,16 +258,24 @@ class PublishingDouble(publishing_grpc.PublishingServiceServicer):
             post.targets.append(target)
         # like the real service: the post's time is the requested one, its targets' first queue slot,
         # or now (as soon as possible)
+        mode, post.time_zone = content_pb2.SCHEDULE_MODE_AT, ""
         if request.HasField("scheduled_at"):
             post.scheduled_at.CopyFrom(request.scheduled_at)
         elif request.HasField("local_time"):
             post.scheduled_at.CopyFrom(_local_to_utc(request.local_time))
+            post.time_zone = request.local_time.time_zone
         elif request.next_free_slot:
+            mode = content_pb2.SCHEDULE_MODE_NEXT_FREE_SLOT
             post.scheduled_at.CopyFrom(
                 min((t.scheduled_at for t in post.targets), key=lambda ts: ts.ToNanoseconds())
             )
         else:
+            mode = content_pb2.SCHEDULE_MODE_NOW
             post.scheduled_at.CopyFrom(_now())
+        post.schedule_mode = mode
+        if self.legacy:
+            post.ClearField("schedule_mode")
+            post.ClearField("time_zone")
         post.updated_at.CopyFrom(_now())
 
     def _into_review_or_scheduled(self, post: content_pb2.Post) -> None:
@@ -263,18 +301,14 @@ class PublishingDouble(publishing_grpc.PublishingServiceServicer):
                 await context.abort(grpc.StatusCode.UNAVAILABLE, "the publishing service is shutting down")
             self._validate(request)
             self.workspace.require(tenant, actor, workspace_pb2.ROLE_EDITOR)
-            for post in self.posts.values():
-                if request.idempotency_key and (post.tenant, post.idempotency_key) == (
-                    tenant,
-                    request.idempotency_key,
-                ):
-                    if self.send_replay_header:
-                        context.set_trailing_metadata((("x-resonanz-replayed", "true"),))
-                    return publishing_pb2.CreatePostResponse(post=post)
+            existing = self._existing(tenant, request.idempotency_key)
+            if existing is not None:
+                self._replayed(context, True)
+                return publishing_pb2.CreatePostResponse(post=existing)
             post = content_pb2.Post(
                 id=uuid.uuid4().hex[:12],
                 tenant=tenant,
-                created_at=_now(),
+                created_at=self._created_now(),
                 idempotency_key=request.idempotency_key,
                 created_by=actor,
                 status=content_pb2.POST_STATUS_DRAFT,
@@ -284,6 +318,7 @@ class PublishingDouble(publishing_grpc.PublishingServiceServicer):
                 self._into_review_or_scheduled(post)
             self.posts[post.id] = post
             self._audit(post, actor, "created", content_pb2.POST_STATUS_UNSPECIFIED)
+            self._replayed(context, False)
             return publishing_pb2.CreatePostResponse(post=post)
         finally:
             self.in_flight -= 1
@@ -527,6 +562,10 @@ class PublishingDouble(publishing_grpc.PublishingServiceServicer):
         if violations:
             raise ValidationError(violations)
         self.workspace.require(tenant, actor, workspace_pb2.ROLE_EDITOR)
+        existing = self._existing(tenant, request.idempotency_key)
+        if existing is not None:
+            self._replayed(context, True)
+            return publishing_pb2.ReplyToMentionResponse(post=existing)
         post = content_pb2.Post(
             id=uuid.uuid4().hex[:12],
             tenant=tenant,
@@ -538,16 +577,21 @@ class PublishingDouble(publishing_grpc.PublishingServiceServicer):
             ],
             media=request.media,
             status=content_pb2.POST_STATUS_SCHEDULED,
-            created_at=_now(),
+            scheduled_at=_now(),
+            created_at=self._created_now(),
             updated_at=_now(),
             idempotency_key=request.idempotency_key,
             created_by=actor,
             in_reply_to=request.in_reply_to,
+            schedule_mode=content_pb2.SCHEDULE_MODE_UNSPECIFIED
+            if self.legacy
+            else content_pb2.SCHEDULE_MODE_NOW,
         )
         self.posts[post.id] = post
         self._audit(
             post, actor, "created", content_pb2.POST_STATUS_UNSPECIFIED, f"reply to {request.in_reply_to}"
         )
+        self._replayed(context, False)
         return publishing_pb2.ReplyToMentionResponse(post=post)
 
 

@@ -6,7 +6,7 @@ idempotency, dry runs, bounded concurrency and an unreachable service.
 from __future__ import annotations
 
 import csv
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import resonanz.publishing.v1.publishing_service_pb2 as publishing_pb2
@@ -226,7 +226,6 @@ async def test_running_the_same_import_twice_creates_nothing_twice(
 
 
 async def test_replayed_trailer_marks_existing_posts(cli: RunCli, platform: Platform, tmp_path: Path) -> None:
-    platform.publishing.send_replay_header = True
     path = _write(tmp_path, VALID)
     assert (await cli("posts", "import", str(path))).exit_code == 0
     # the post's creation time no longer tells: only the trailer can say it already existed
@@ -235,6 +234,31 @@ async def test_replayed_trailer_marks_existing_posts(cli: RunCli, platform: Plat
     second = await cli("posts", "import", str(path))
     assert second.exit_code == 0, second.output
     assert "3 already existed" in second.output
+
+
+async def test_replayed_false_wins_over_a_server_clock_behind(
+    cli: RunCli, platform: Platform, tmp_path: Path
+) -> None:
+    # new posts look older than the import (the server's clock is behind); the trailer says they are new
+    platform.publishing.clock_skew = -timedelta(hours=1)
+    result = await cli("posts", "import", str(_write(tmp_path, VALID)))
+    assert result.exit_code == 0, result.output
+    assert "3 created" in result.output
+    assert "already existed" not in result.output
+
+
+async def test_an_older_server_without_the_trailer_falls_back_to_created_at(
+    cli: RunCli, platform: Platform, tmp_path: Path
+) -> None:
+    platform.publishing.legacy = True
+    path = _write(tmp_path, VALID)
+    first = await cli("posts", "import", str(path))
+    assert first.exit_code == 0, first.output
+    assert "3 created" in first.output
+    second = await cli("posts", "import", str(path))
+    assert second.exit_code == 0, second.output
+    assert "3 already existed" in second.output
+    assert len(platform.publishing.posts) == 3
 
 
 async def test_reordered_columns_keep_the_keys(cli: RunCli, platform: Platform, tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ in-process doubles (cli_doubles) over real gRPC.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -326,11 +327,79 @@ async def test_update_replaces_lists_clears_and_reschedules(cli: RunCli, platfor
     assert sent.local_time.date_time == "2030-05-02T09:00"
 
 
-async def test_update_infers_the_schedule_it_cannot_see(cli: RunCli, platform: Platform) -> None:
+async def test_update_keeps_the_schedule_mode(cli: RunCli, platform: Platform) -> None:
     queued = await _create(cli, platform, "--next-slot", "--target", "simulated:@acme_de")
     asap = await _create(cli, platform)
     fixed = await _create(cli, platform, "--at", "2030-05-01T10:00Z")
+    local = await _create(cli, platform, "--local", "2030-07-01T09:30", "--tz", "America/New_York")
     draft = await _create(cli, platform, "--draft")
+    # a post at once whose time the service shows ahead stays "at once" (the time alone would say "at")
+    platform.publishing.posts[asap].scheduled_at.FromDatetime(datetime(2030, 1, 1, tzinfo=UTC))
+    for post_id in (queued, asap, fixed, local, draft):
+        result = await cli("posts", "update", post_id, "--text", "neu")
+        assert result.exit_code == 0, result.output
+    queued_sent, asap_sent, fixed_sent, local_sent, draft_sent = (
+        r.post for r in platform.publishing.recorder.requests("UpdatePost")
+    )
+    assert queued_sent.next_free_slot
+    assert not queued_sent.HasField("scheduled_at")
+    for at_once in (asap_sent, draft_sent):  # a draft says it goes out at once: no need to ask
+        assert not at_once.next_free_slot
+        assert not at_once.HasField("scheduled_at")
+        assert not at_once.HasField("local_time")
+    assert fixed_sent.scheduled_at.ToDatetime(tzinfo=UTC) == datetime(2030, 5, 1, 10, 0, tzinfo=UTC)
+    assert not fixed_sent.HasField("local_time")
+    # a local time goes back as that wall-clock time in its zone, not as the instant
+    assert not local_sent.HasField("scheduled_at")
+    assert (local_sent.local_time.date_time, local_sent.local_time.time_zone) == (
+        "2030-07-01T09:30",
+        "America/New_York",
+    )
+    kept = platform.publishing.posts[local]
+    assert (kept.schedule_mode, kept.time_zone) == (content_pb2.SCHEDULE_MODE_AT, "America/New_York")
+    assert platform.publishing.posts[draft].schedule_mode == content_pb2.SCHEDULE_MODE_NOW
+    now = await cli("posts", "update", fixed, "--now")
+    assert now.exit_code == 0, now.output
+    assert not platform.publishing.recorder.requests("UpdatePost")[-1].post.HasField("scheduled_at")
+    assert platform.publishing.posts[fixed].schedule_mode == content_pb2.SCHEDULE_MODE_NOW
+    both = await cli("posts", "update", fixed, "--now", "--next-slot")
+    assert both.exit_code == 1
+    assert "--now" in both.output
+
+
+async def test_update_of_a_time_that_has_passed(cli: RunCli, platform: Platform) -> None:
+    draft = await _create(cli, platform, "--draft", "--local", "2030-07-01T09:30", "--tz", "Europe/Berlin")
+    scheduled = await _create(cli, platform, "--at", "2030-05-01T10:00Z")
+    for post_id in (draft, scheduled):
+        platform.publishing.posts[post_id].scheduled_at.FromDatetime(datetime(2021, 3, 4, 5, 6, tzinfo=UTC))
+    # not scheduled yet: the time cannot be kept (the service refuses a past time), so the CLI asks
+    asked = await cli("posts", "update", draft, "--text", "neu")
+    assert asked.exit_code == 1
+    assert asked.output.startswith(
+        f"error: post {draft} was to go out at 2021-03-04 05:06:00Z, which has passed"
+    )
+    assert "(--now)" in asked.output
+    assert platform.publishing.recorder.requests("UpdatePost") == []
+    answered = await cli(
+        "posts", "update", draft, "--text", "neu", "--local", "2030-08-01T09:30", "--tz", "Europe/Berlin"
+    )
+    assert answered.exit_code == 0, answered.output
+    # scheduled and due: it goes out as soon as possible, as the service would do anyway
+    due = await cli("posts", "update", scheduled, "--text", "neu")
+    assert due.exit_code == 0, due.output
+    sent = platform.publishing.recorder.requests("UpdatePost")[-1].post
+    assert not sent.HasField("scheduled_at")
+    assert not sent.HasField("local_time")
+    assert not sent.next_free_slot
+
+
+async def test_update_infers_the_schedule_of_an_older_server(cli: RunCli, platform: Platform) -> None:
+    platform.publishing.legacy = True  # no schedule_mode on posts
+    queued = await _create(cli, platform, "--next-slot", "--target", "simulated:@acme_de")
+    asap = await _create(cli, platform)
+    fixed = await _create(cli, platform, "--local", "2030-05-01T12:00", "--tz", "Europe/Berlin")
+    draft = await _create(cli, platform, "--draft")
+    assert platform.publishing.posts[fixed].schedule_mode == content_pb2.SCHEDULE_MODE_UNSPECIFIED
     for post_id in (queued, asap, fixed):
         result = await cli("posts", "update", post_id, "--text", "neu")
         assert result.exit_code == 0, result.output
@@ -340,7 +409,9 @@ async def test_update_infers_the_schedule_it_cannot_see(cli: RunCli, platform: P
     assert not asap_sent.next_free_slot  # scheduled and due: at once
     assert not asap_sent.HasField("scheduled_at")
     assert not asap_sent.HasField("local_time")
+    # without the zone the instant is all the CLI knows
     assert fixed_sent.scheduled_at.ToDatetime(tzinfo=UTC) == datetime(2030, 5, 1, 10, 0, tzinfo=UTC)
+    assert not fixed_sent.HasField("local_time")
     # a draft without a time ahead: at once or into queue slots? the CLI cannot tell, so it asks
     unknown = await cli("posts", "update", draft, "--text", "neu")
     assert unknown.exit_code == 1
@@ -350,12 +421,29 @@ async def test_update_infers_the_schedule_it_cannot_see(cli: RunCli, platform: P
     assert len(platform.publishing.recorder.requests("UpdatePost")) == 3
     assert (await cli("posts", "update", draft, "--text", "neu", "--next-slot")).exit_code == 0
     assert platform.publishing.recorder.requests("UpdatePost")[-1].post.next_free_slot
-    now = await cli("posts", "update", fixed, "--now")
-    assert now.exit_code == 0, now.output
-    assert not platform.publishing.recorder.requests("UpdatePost")[-1].post.HasField("scheduled_at")
-    both = await cli("posts", "update", fixed, "--now", "--next-slot")
-    assert both.exit_code == 1
-    assert "--now" in both.output
+
+
+async def test_get_shows_the_schedule_mode(cli: RunCli, platform: Platform) -> None:
+    local = await _create(cli, platform, "--local", "2030-07-01T09:30", "--tz", "America/New_York")
+    queued = await _create(cli, platform, "--next-slot")
+    fixed = await _create(cli, platform, "--at", "2030-05-01T10:00Z")
+    asap = await _create(cli, platform)
+    expected = {
+        local: "at 2030-07-01 09:30 America/New_York (local time)",
+        queued: "next free slot of each account's queue",
+        fixed: "at a fixed time",
+        asap: "now (as soon as it is scheduled)",
+    }
+    for post_id, text in expected.items():
+        result = await cli("posts", "get", post_id)
+        assert result.exit_code == 0, result.output
+        [line] = [line for line in result.output.splitlines() if " schedule " in line]
+        assert text in line
+    shown = json.loads((await cli("posts", "get", local, "--json")).output)
+    assert (shown["schedule_mode"], shown["time_zone"]) == ("SCHEDULE_MODE_AT", "America/New_York")
+    platform.publishing.legacy = True
+    old = await _create(cli, platform)
+    assert " schedule " not in (await cli("posts", "get", old)).output
 
 
 async def test_update_puts_a_scheduled_post_back_into_review(cli: RunCli, platform: Platform) -> None:

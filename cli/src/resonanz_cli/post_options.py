@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import resonanz.publishing.v1.publishing_service_pb2 as publishing_pb2
 import typer
@@ -158,15 +159,12 @@ def _apply_schedule(schedule: Schedule, request: publishing_pb2.CreatePostReques
         request.next_free_slot = schedule.next_slot
 
 
-def request_from_post(post: content_pb2.Post, now: datetime) -> tuple[publishing_pb2.CreatePostRequest, bool]:
+def request_from_post(post: content_pb2.Post, now: datetime) -> tuple[publishing_pb2.CreatePostRequest, str]:
     """The request that recreates ``post``'s content and schedule (the base of ``posts update``), and
-    whether its schedule is unknown.
+    why its schedule cannot be kept ("" when it can).
 
-    Media go by id (the service fills in what it stored). A ``Post`` does not say how its schedule was
-    asked for, so it is inferred: targets due at different times were put into queue slots and go
-    into the next free slots again; a time in the future stays that time; a scheduled post whose time
-    has passed goes out as soon as possible. A post not scheduled yet whose time has passed was either
-    to go out at once or into queue slots not claimed yet: that is unknown, and the caller has to ask.
+    Media go by id (the service fills in what it stored). The schedule follows ``post.schedule_mode``
+    (see :func:`keep_schedule`); only a server too old to report it leaves it to :func:`infer_schedule`.
     """
     request = publishing_pb2.CreatePostRequest(
         text=post.text,
@@ -178,6 +176,60 @@ def request_from_post(post: content_pb2.Post, now: datetime) -> tuple[publishing
     )
     if post.HasField("utm"):
         request.utm.CopyFrom(post.utm)
+    if post.schedule_mode == content_pb2.SCHEDULE_MODE_UNSPECIFIED:
+        return request, infer_schedule(post, request, now)
+    return request, keep_schedule(post, request, now)
+
+
+def keep_schedule(post: content_pb2.Post, request: publishing_pb2.CreatePostRequest, now: datetime) -> str:
+    """Ask in ``request`` for the schedule ``post`` was given, as its ``schedule_mode`` says; return
+    why that is not possible ("" when it is).
+
+    NOW sends no schedule (as soon as it is scheduled), NEXT_FREE_SLOT the next free queue slots, AT
+    its time: as a local time in ``post.time_zone`` when it has one, so that the wall-clock time stays
+    what was asked for. The service refuses a time that has passed: a scheduled post is due then and
+    goes out as soon as possible, as the service itself would do; for one not scheduled yet the caller
+    has to ask.
+    """
+    if post.schedule_mode == content_pb2.SCHEDULE_MODE_NEXT_FREE_SLOT:
+        request.next_free_slot = True
+    elif post.schedule_mode == content_pb2.SCHEDULE_MODE_AT and post.HasField("scheduled_at"):
+        at = post.scheduled_at.ToDatetime(tzinfo=UTC)
+        if at > now:
+            local = local_time_of(at, post.time_zone) if post.time_zone else None
+            if local is not None:
+                request.local_time.CopyFrom(local)
+            else:
+                request.scheduled_at.CopyFrom(post.scheduled_at)
+        elif post.status in _NOT_SCHEDULED_YET:
+            return f"was to go out at {at.strftime('%Y-%m-%d %H:%M:%SZ')}, which has passed"
+    return ""
+
+
+def local_time_of(at: datetime, time_zone: str) -> publishing_pb2.LocalDateTime | None:
+    """``at`` as the wall-clock time in ``time_zone`` that the service turns back into ``at``; ``None``
+    when there is none (a zone unknown here, or the second of two equal wall-clock times when the
+    clocks go back: the service would take the first)."""
+    try:
+        zone = ZoneInfo(time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+    local = at.astimezone(zone).replace(tzinfo=None)
+    if local.replace(tzinfo=zone, fold=0).astimezone(UTC) != at:
+        return None
+    spec = "microseconds" if local.microsecond else "seconds" if local.second else "minutes"
+    return publishing_pb2.LocalDateTime(date_time=local.isoformat(timespec=spec), time_zone=time_zone)
+
+
+def infer_schedule(post: content_pb2.Post, request: publishing_pb2.CreatePostRequest, now: datetime) -> str:
+    """For a server that does not report ``schedule_mode``: guess the schedule from the times, ask for
+    it in ``request`` and return why it cannot be told ("" when it can).
+
+    Targets due at different times were put into queue slots and go into the next free slots again; a
+    time in the future stays that time; a scheduled post whose time has passed goes out as soon as
+    possible. A post not scheduled yet whose time has passed was either to go out at once or into queue
+    slots not claimed yet: that is unknown, and the caller has to ask.
+    """
     target_times = {t.scheduled_at.ToNanoseconds() for t in post.targets if t.HasField("scheduled_at")}
     post_time = post.scheduled_at.ToNanoseconds() if post.HasField("scheduled_at") else None
     if target_times - {post_time}:
@@ -185,8 +237,8 @@ def request_from_post(post: content_pb2.Post, now: datetime) -> tuple[publishing
     elif post.HasField("scheduled_at") and post.scheduled_at.ToDatetime(tzinfo=UTC) > now:
         request.scheduled_at.CopyFrom(post.scheduled_at)
     elif post.status in _NOT_SCHEDULED_YET and not target_times:
-        return request, True
-    return request, False
+        return "has no time ahead of it"
+    return ""
 
 
 _NOT_SCHEDULED_YET = frozenset(

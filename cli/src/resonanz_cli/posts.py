@@ -272,9 +272,10 @@ def update(
     """Change a post that has not started publishing; what you leave out stays as it is.
 
     A repeatable option (--target, --label, --media-id, --variant) replaces the whole list. Without a
-    schedule option a time ahead is kept and queue slots are taken again; a draft or post in review
-    with no time ahead needs --now or --next-slot. A post that was in review, approved or scheduled
-    goes back into review when the workspace requires approvals.
+    schedule option the post keeps the schedule it was given: at once, its time (a local time stays
+    that wall-clock time in its zone) or the next free queue slots; a draft or post in review whose
+    time has passed needs --now, --next-slot, --at or --local. A post that was in review, approved or
+    scheduled goes back into review when the workspace requires approvals.
 
     Examples:
 
@@ -311,10 +312,10 @@ def update(
         current = stub.GetPost(
             publishing_pb2.GetPostRequest(post_id=post_id), metadata=clients.metadata, timeout=clients.timeout
         ).post
-        request, unknown_schedule = request_from_post(current, datetime.now(UTC))
-        if unknown_schedule and not now and options.schedule is None and "schedule" not in clear_fields:
+        request, schedule_problem = request_from_post(current, datetime.now(UTC))
+        if schedule_problem and not now and options.schedule is None and "schedule" not in clear_fields:
             fail(
-                f"post {post_id} has no time ahead of it: say whether it goes out at once (--now) or into "
+                f"post {post_id} {schedule_problem}: say whether it goes out at once (--now) or into "
                 "the next free queue slots (--next-slot), or give --at / --local"
             )
         for field in clear_fields:

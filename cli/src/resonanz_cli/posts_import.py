@@ -35,9 +35,9 @@ from resonanz_cli.csv_import import ImportFile, ImportFileError, ImportRow, read
 from resonanz_cli.errors import EXIT_UNAVAILABLE, EXIT_USER_ERROR, fail, rpc_code, rpc_details, stderr
 from resonanz_cli.output import print_json
 
-#: Response metadata a service may send with CreatePost: ``"true"`` when the idempotency key was
-#: known and the existing post came back. Without it, a post created before the import started counts
-#: as already existing.
+#: Trailing metadata of CreatePost: ``"true"`` when the idempotency key was known and the existing
+#: post came back, ``"false"`` when this call created it. Only for an older service that does not send
+#: it, a post created before the import started counts as already existing.
 REPLAYED_METADATA_KEY = "x-resonanz-replayed"
 DEFAULT_CONCURRENCY = 8
 _UNREACHABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})

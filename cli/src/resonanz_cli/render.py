@@ -6,7 +6,8 @@ Pure functions from protobuf messages (or manifests) to Rich renderables; comman
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC
+from datetime import UTC, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import resonanz.publishing.v1.publishing_service_pb2 as publishing_pb2
 import resonanz.scoring.v1.scoring_service_pb2 as scoring_pb2
@@ -125,6 +126,32 @@ def media_text(item: content_pb2.MediaItem) -> str:
     return text + (f' alt="{item.alt_text}"' if item.alt_text else "")
 
 
+def schedule_text(post: content_pb2.Post) -> str:
+    """How the post's schedule was asked for: at once, at a fixed time (with the wall-clock time and
+    zone of a local-time schedule) or in the next free queue slots; ``-`` when the service does not say."""
+    mode = enum_label(content_pb2.ScheduleMode.Name(post.schedule_mode), "SCHEDULE_MODE_")
+    if post.schedule_mode == content_pb2.SCHEDULE_MODE_NOW:
+        return "now (as soon as it is scheduled)"
+    if post.schedule_mode == content_pb2.SCHEDULE_MODE_NEXT_FREE_SLOT:
+        return "next free slot of each account's queue"
+    if post.schedule_mode == content_pb2.SCHEDULE_MODE_AT:
+        if post.time_zone:
+            return f"at {_local(post.scheduled_at, post.time_zone)} {post.time_zone} (local time)"
+        return "at a fixed time"
+    return mode
+
+
+def _local(ts: Timestamp, time_zone: str) -> str:
+    """``ts`` as wall-clock time in ``time_zone`` (``-`` when unset; UTC when the zone is unknown here)."""
+    if ts.seconds == 0 and ts.nanos == 0:
+        return "-"
+    try:
+        zone: tzinfo = ZoneInfo(time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = UTC
+    return ts.ToDatetime(tzinfo=UTC).astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
 def post_panel(post: content_pb2.Post) -> Panel:
     meta = Table.grid(padding=(0, 2))
     meta.add_column(style="bold")
@@ -136,6 +163,8 @@ def post_panel(post: content_pb2.Post) -> Panel:
     for item in post.media:
         meta.add_row("media", escape(media_text(item)))
     meta.add_row("scheduled", timestamp(post.scheduled_at))
+    if post.schedule_mode != content_pb2.SCHEDULE_MODE_UNSPECIFIED:
+        meta.add_row("schedule", escape(schedule_text(post)))
     meta.add_row(
         "created", timestamp(post.created_at) + (f" by {post.created_by}" if post.created_by else "")
     )
