@@ -398,3 +398,25 @@ async def test_an_editor_may_connect_but_not_rotate_keys(api: Api) -> None:
     )
     assert rotated.rotated == 1
     assert (await api.store.credentials_for("acme", "testnet", "@acme")).values == {"t": SECRET}
+
+
+async def test_account_audit_events_name_the_status_change_and_leave_post_statuses_empty(
+    store: AccountStore, engine: AsyncEngine
+) -> None:
+    await store.connect("acme", "testnet", "@acme", "", {"token": "t"}, "alice")
+    await store.mark_needs_reauth("acme", "testnet", "@acme", "token revoked")
+    await store.disconnect("acme", "testnet", "@acme", "alice")
+    async with session_factory(engine)() as session:
+        rows = (
+            await session.execute(
+                select(AuditEventRow).where(AuditEventRow.tenant == "acme").order_by(AuditEventRow.id)
+            )
+        ).scalars()
+        events = [(r.action, r.from_status, r.to_status, r.detail) for r in rows]
+    assert [(a, f, t) for a, f, t, _ in events] == [
+        ("account.connected", 0, 0),
+        ("account.needs_reauth", 0, 0),
+        ("account.disconnected", 0, 0),
+    ]
+    assert "[connected -> needs re-authentication]" in events[1][3]
+    assert "[needs re-authentication -> disconnected]" in events[2][3]

@@ -32,6 +32,19 @@ DISCONNECTED = AccountStatus.ACCOUNT_STATUS_DISCONNECTED
 #: Rows re-encrypted per transaction by :meth:`AccountStore.rotate_all`.
 ROTATE_BATCH_SIZE = 200
 
+_STATUS_NAMES: dict[int, str] = {
+    CONNECTED: "connected",
+    NEEDS_REAUTH: "needs re-authentication",
+    DISCONNECTED: "disconnected",
+}
+
+
+def _transition(before: int, after: int) -> str:
+    """The account status change for the audit detail (the audit's status columns are post statuses)."""
+    if before == after or before not in _STATUS_NAMES:
+        return ""
+    return f" [{_STATUS_NAMES[before]} -> {_STATUS_NAMES[after]}]"
+
 
 def describe(network: str, handle: str) -> str:
     return f"{network} account {handle!r}"
@@ -76,9 +89,12 @@ class AccountStore:
         return Credentials(self._cipher.decrypt(row.credentials))
 
     async def usable_accounts(
-        self, tenant: str, pairs: Iterable[tuple[str, str]]
+        self, tenant: str, pairs: Iterable[tuple[str, str]], *, session: AsyncSession | None = None
     ) -> dict[tuple[str, str], int]:
-        """The ``AccountStatus`` of each (network, handle) of ``pairs`` that exists in ``tenant``."""
+        """The ``AccountStatus`` of each (network, handle) of ``pairs`` that exists in ``tenant``.
+
+        Reads in ``session`` when given (saves a connection checkout for callers that hold one).
+        """
         wanted = set(pairs)
         if not wanted:
             return {}
@@ -87,8 +103,11 @@ class AccountStore:
         stmt = select(AccountRow.network, AccountRow.handle, AccountRow.status).where(
             AccountRow.tenant == tenant, AccountRow.network.in_(networks), AccountRow.handle.in_(handles)
         )
-        async with self._sessions() as session:
+        if session is not None:
             rows = (await session.execute(stmt)).all()
+        else:
+            async with self._sessions() as own:
+                rows = (await own.execute(stmt)).all()
         return {(n, h): s for n, h, s in rows if (n, h) in wanted}
 
     # -- changes -----------------------------------------------------------------------------------
@@ -146,9 +165,8 @@ class AccountStore:
                         tenant=tenant,
                         action="account.connected",
                         actor=actor,
-                        from_status=from_status,
-                        to_status=CONNECTED,
-                        detail=f"{describe(network, handle)} connected (fields: {', '.join(fields)})",
+                        detail=f"{describe(network, handle)} connected (fields: {', '.join(fields)})"
+                        + _transition(from_status, CONNECTED),
                     )
                 return row
             except IntegrityError:
@@ -174,9 +192,8 @@ class AccountStore:
                 tenant=tenant,
                 action="account.credentials_updated",
                 actor=actor,
-                from_status=from_status,
-                to_status=CONNECTED,
-                detail=f"{describe(network, handle)}: credentials replaced (fields: {', '.join(fields)})",
+                detail=f"{describe(network, handle)}: credentials replaced (fields: {', '.join(fields)})"
+                + _transition(from_status, CONNECTED),
             )
         return row
 
@@ -194,9 +211,7 @@ class AccountStore:
                 tenant=tenant,
                 action="account.disconnected",
                 actor=actor,
-                from_status=from_status,
-                to_status=DISCONNECTED,
-                detail=f"{describe(network, handle)} disconnected",
+                detail=f"{describe(network, handle)} disconnected" + _transition(from_status, DISCONNECTED),
             )
         return row
 
@@ -225,9 +240,8 @@ class AccountStore:
                 tenant=tenant,
                 action="account.credentials_refreshed",
                 actor=SYSTEM_ACTOR,
-                from_status=from_status,
-                to_status=CONNECTED,
-                detail=f"{describe(network, handle)}: credentials refreshed by the plugin",
+                detail=f"{describe(network, handle)}: credentials refreshed by the plugin"
+                + _transition(from_status, CONNECTED),
             )
         return row
 
@@ -245,9 +259,8 @@ class AccountStore:
                     tenant=tenant,
                     action="account.needs_reauth",
                     actor=SYSTEM_ACTOR,
-                    from_status=from_status,
-                    to_status=NEEDS_REAUTH,
-                    detail=f"{describe(network, handle)} needs to be reconnected: {reason}",
+                    detail=f"{describe(network, handle)} needs to be reconnected: {reason}"
+                    + _transition(from_status, NEEDS_REAUTH),
                 )
         return row
 
