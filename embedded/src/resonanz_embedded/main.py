@@ -49,7 +49,7 @@ def next_steps(platform: EmbeddedPlatform) -> str:
 async def serve(settings: Settings) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(sig, stop.set)
     async with EmbeddedPlatform(settings) as platform:
         start_metrics_server(settings.metrics_port)

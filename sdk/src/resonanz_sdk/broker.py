@@ -142,6 +142,9 @@ class EmbeddedBroker:
             stdin=subprocess.DEVNULL,
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
+            # Its own session: a Ctrl-C (or hang-up) of the terminal reaches only the platform, which
+            # drains its services and then stops the broker, instead of the broker vanishing under them.
+            start_new_session=True,
         )
         deadline = time.monotonic() + self._startup_timeout
         delay = 0.005
