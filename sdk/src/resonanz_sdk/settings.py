@@ -106,6 +106,35 @@ class Settings(BaseSettings):
     s3_url_expiry_seconds: int = Field(
         default=3600, gt=0, description="Lifetime of the presigned URLs network plugins fetch media from."
     )
+    publishing_roles: str = Field(
+        default="api,dispatcher,worker",
+        description="Which parts of the publishing service this process runs (comma-separated: api, "
+        "dispatcher, worker); every process serves gRPC health. The dispatcher role also relays the "
+        "outbox and runs the sweeper.",
+    )
+    scoring_roles: str = Field(
+        default="api,worker",
+        description="Which parts of the scoring service this process runs (comma-separated: api, worker).",
+    )
+    kafka_security_protocol: str = Field(
+        default="PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL."
+    )
+    kafka_sasl_mechanism: str = Field(
+        default="", description="PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (with a SASL_* protocol)."
+    )
+    kafka_sasl_username: str = Field(default="", description="SASL user name.")
+    kafka_sasl_password: SecretStr = Field(default=SecretStr(""), description="SASL password.")
+    kafka_ssl_cafile: Path | None = Field(default=None, description="CA bundle that signs the brokers.")
+    kafka_ssl_certfile: Path | None = Field(default=None, description="Client certificate (mutual TLS).")
+    kafka_ssl_keyfile: Path | None = Field(default=None, description="Client key (mutual TLS).")
+    otel_exporter_otlp_endpoint: str = Field(
+        default="",
+        description="OTLP/gRPC endpoint (e.g. http://otel-collector:4317) traces are exported to; "
+        "empty: no export (trace context is still propagated).",
+    )
+    otel_service_name: str = Field(
+        default="", description="service.name of exported spans; empty: resonanz-<role>."
+    )
     publish_inline_retry_max_seconds: float = Field(
         default=5.0,
         ge=0,
