@@ -9,6 +9,7 @@ import sys
 from resonanz_sdk.errors import ResonanzError
 from resonanz_sdk.logs import configure_logging
 from resonanz_sdk.metrics import start_metrics_server
+from resonanz_sdk.otel import configure_tracing
 from resonanz_sdk.settings import Settings
 from rich.console import Console
 
@@ -62,6 +63,7 @@ async def serve(settings: Settings) -> None:
 def main() -> None:
     settings = Settings()
     configure_logging(settings.log_level, json=settings.log_json)
+    configure_tracing(settings, "resonanz-embedded")
     try:
         asyncio.run(serve(settings))
     except ResonanzError as exc:

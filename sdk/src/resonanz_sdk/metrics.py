@@ -12,11 +12,18 @@ name                                           type       labels
 ``resonanz_events_consumed_total``             counter    topic, group, outcome
 ``resonanz_events_produced_total``             counter    topic
 ``resonanz_consumer_lag``                      gauge      topic, group
+``resonanz_dead_letters_total``                counter    topic
 ``resonanz_publish_outcomes_total``            counter    network, outcome
 ``resonanz_mentions_collected_total``          counter    network
+``resonanz_mentions_produced_total``           counter    network
 ``resonanz_mentions_scored_total``             counter    language, sentiment
 ``resonanz_scoring_latency_seconds``           histogram  (none)
 =============================================  =========  ==================================
+
+Names follow the Prometheus conventions: counters end in ``_total`` (prometheus_client appends it to the
+name given to ``Counter``), durations are ``_seconds`` histograms, the consumer lag is a plain count of
+records. ``docs/observability.md`` lists what each one means, and the dashboard and alert rules in
+``deploy/observability/`` use only these names (a test checks it).
 """
 
 from __future__ import annotations
@@ -29,9 +36,11 @@ from resonanz_sdk.errors import ConfigurationError
 
 __all__ = [
     "CONSUMER_LAG",
+    "DEAD_LETTERS",
     "EVENTS_CONSUMED",
     "EVENTS_PRODUCED",
     "MENTIONS_COLLECTED",
+    "MENTIONS_PRODUCED",
     "MENTIONS_SCORED",
     "PUBLISH_OUTCOMES",
     "RPC_LATENCY",
@@ -64,6 +73,11 @@ CONSUMER_LAG = Gauge(
     "Records behind the partition end after the last batch.",
     ["topic", "group"],
 )
+DEAD_LETTERS = Counter(
+    "resonanz_dead_letters",
+    "Records sent to the dead-letter topic <topic>.dlq (topic: the logical topic they came from).",
+    ["topic"],
+)
 PUBLISH_OUTCOMES = Counter(
     "resonanz_publish_outcomes",
     "Publish attempts against a network, by outcome (published, retried, failed, ...).",
@@ -71,6 +85,11 @@ PUBLISH_OUTCOMES = Counter(
 )
 MENTIONS_COLLECTED = Counter(
     "resonanz_mentions_collected", "Mentions fetched from a network (before de-duplication).", ["network"]
+)
+MENTIONS_PRODUCED = Counter(
+    "resonanz_mentions_produced",
+    "New mentions produced to mentions.raw (after de-duplication, acknowledged by the broker).",
+    ["network"],
 )
 MENTIONS_SCORED = Counter(
     "resonanz_mentions_scored",

@@ -6,7 +6,8 @@ One ``EventConsumer`` is one member of a consumer group. Its loop:
    undecodable records and envelopes without payload, event id or tenant go to ``<topic>.dlq``;
 2. drop events whose ``event_id`` the ``ProcessedEvents`` store already knows (and repeats within
    the batch);
-3. call the handler with the whole batch, under the batch's traceparent; when it raises, call it
+3. call the handler with the whole batch, under the batch's traceparent (with tracing on, in a
+   CONSUMER span per event, see :mod:`resonanz_sdk.otel`); when it raises, call it
    again one event at a time, each up to ``max_attempts`` times with capped exponential backoff, so
    only the events that keep failing go to the DLQ (with headers ``error``, ``error-type``,
    ``original-topic``, ``original-partition``, ``original-offset``);
@@ -18,15 +19,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from resonanz.events.v1.events_pb2 import EventEnvelope
 
-from resonanz_sdk import metrics
+from resonanz_sdk import metrics, otel
 from resonanz_sdk.errors import BrokerError
 from resonanz_sdk.eventbus.dedupe import ProcessedEvents
 from resonanz_sdk.eventbus.envelope import check_envelope
@@ -75,7 +77,11 @@ def _header(record: ConsumerRecord[bytes, bytes], name: str) -> str | None:
 
 
 class EventConsumer:
-    """A consumer-group member that feeds batches of :class:`ReceivedEvent` to ``handler``."""
+    """A consumer-group member that feeds batches of :class:`ReceivedEvent` to ``handler``.
+
+    ``client_options`` are extra aiokafka client arguments: the security settings of
+    :func:`~resonanz_sdk.eventbus.security.kafka_client_options`.
+    """
 
     def __init__(
         self,
@@ -93,6 +99,7 @@ class EventConsumer:
         backoff_max: float = 2.0,
         auto_offset_reset: str = "earliest",
         client_id: str = "resonanz",
+        client_options: Mapping[str, Any] | None = None,
     ) -> None:
         if not topics:
             raise ValueError("an EventConsumer needs at least one topic")
@@ -120,6 +127,7 @@ class EventConsumer:
             session_timeout_ms=6000,
             heartbeat_interval_ms=1000,
             fetch_max_wait_ms=50,
+            **dict(client_options or {}),
         )
         self._logical_names: dict[str, str] = {}
         self._started = False
@@ -289,9 +297,34 @@ class EventConsumer:
         return error
 
     async def _call(self, events: Sequence[ReceivedEvent]) -> None:
-        traceparent = events[0].traceparent
-        with use_traceparent(traceparent):
+        # With tracing on: a CONSUMER span per event, the first one current in the handler.
+        with (
+            otel.spans(self._consumer_spans(events)) as traced,
+            use_traceparent(traced[0] if traced else events[0].traceparent),
+        ):
             await self._handler(events)
+
+    def _consumer_spans(self, events: Sequence[ReceivedEvent]) -> list[otel.SpanStart]:
+        if otel.tracer() is None:
+            return []
+        return [
+            (
+                f"process {topic_name(event.topic, self.prefix)}",
+                otel.SpanKind.CONSUMER,
+                event.traceparent,
+                {
+                    "messaging.system": "kafka",
+                    "messaging.operation.type": "process",
+                    "messaging.destination.name": topic_name(event.topic, self.prefix),
+                    "messaging.consumer.group.name": self.group_id,
+                    "messaging.destination.partition.id": str(event.partition),
+                    "messaging.kafka.offset": event.offset,
+                    "messaging.message.id": event.envelope.event_id,
+                    "resonanz.event.type": event.envelope.type,
+                },
+            )
+            for event in events
+        ]
 
     async def _dead_letter(self, failure: _Failure) -> None:
         record = failure.record
@@ -323,6 +356,7 @@ class EventConsumer:
         metrics.EVENTS_CONSUMED.labels(
             topic=failure.logical_topic, group=self.group_id, outcome="dead_lettered"
         ).inc()
+        metrics.DEAD_LETTERS.labels(topic=failure.logical_topic).inc()
 
     def _count(self, events: Sequence[ReceivedEvent], outcome: str) -> None:
         per_topic: dict[str, int] = {}

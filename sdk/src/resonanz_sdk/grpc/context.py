@@ -2,11 +2,13 @@
 
 Every Resonanz RPC names its tenant in the ``x-resonanz-tenant`` metadata; handlers read it with
 :func:`tenant_of` and clients send it with :func:`tenant_metadata`. The W3C ``traceparent`` metadata is
-made current around each handler by :class:`TraceContextInterceptor` (a new trace when none came).
+made current around each handler by :class:`TraceContextInterceptor` (a new trace when none came), in an
+OpenTelemetry SERVER span when tracing is on (:mod:`resonanz_sdk.otel`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,8 +17,9 @@ from typing import Any
 import grpc
 import grpc.aio
 
+from resonanz_sdk import otel
 from resonanz_sdk.errors import UnauthenticatedError, ValidationError
-from resonanz_sdk.grpc._wrap import ScopedInterceptor
+from resonanz_sdk.grpc._wrap import ScopedInterceptor, split_method
 from resonanz_sdk.tracing import (
     child_traceparent,
     current_traceparent,
@@ -117,20 +120,77 @@ def call_metadata(tenant: str, actor: str = "") -> tuple[tuple[str, str], ...]:
     return (*metadata, (TRACEPARENT_METADATA_KEY, traceparent))
 
 
+#: Status codes that mark a SERVER span as failed (OpenTelemetry's gRPC conventions); the others are
+#: the caller's mistakes and leave the status unset.
+_SERVER_ERRORS = frozenset(
+    {
+        grpc.StatusCode.UNKNOWN,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.UNIMPLEMENTED,
+        grpc.StatusCode.INTERNAL,
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.DATA_LOSS,
+    }
+)
+
+
+def _status_code(code: object) -> grpc.StatusCode:
+    if isinstance(code, grpc.StatusCode):
+        return code
+    for status in grpc.StatusCode:
+        if status.value[0] == code:
+            return status
+    return grpc.StatusCode.UNKNOWN
+
+
+def _end_server_span(span: otel.Span, code: grpc.StatusCode, error: BaseException | None = None) -> None:
+    span.set_attribute("rpc.grpc.status_code", int(code.value[0]))
+    if code in _SERVER_ERRORS:
+        if error is not None:
+            span.record_exception(error)
+        span.set_status(otel.Status(otel.StatusCode.ERROR, code.name))
+    span.end()
+
+
 @asynccontextmanager
 async def _trace_scope(method: str, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[None]:
-    del method
     received = metadata_value(context, TRACEPARENT_METADATA_KEY)
-    incoming = received[0] if received else None
-    traceparent = (
-        child_traceparent(incoming) if incoming and is_valid_traceparent(incoming) else new_traceparent()
+    incoming = received[0] if received and is_valid_traceparent(received[0]) else None
+    service, name = split_method(method)
+    started = otel.start_span(
+        f"{service}/{name}",
+        otel.SpanKind.SERVER,
+        parent=incoming,
+        attributes={"rpc.system": "grpc", "rpc.service": service, "rpc.method": name},
     )
-    with use_traceparent(traceparent):
-        yield
+    if started is None:  # no spans: propagate a child of the caller's traceparent, or a new trace
+        with use_traceparent(child_traceparent(incoming) if incoming else new_traceparent()):
+            yield
+        return
+    span, traceparent = started
+    with otel.use_span(span, traceparent, end=False, record=False):
+        try:
+            yield
+        except grpc.aio.AbortError as exc:
+            _end_server_span(span, _status_code(context.code()), exc)
+            raise
+        except (asyncio.CancelledError, GeneratorExit):
+            _end_server_span(span, grpc.StatusCode.CANCELLED)
+            raise
+        except Exception as exc:
+            _end_server_span(span, grpc.StatusCode.UNKNOWN, exc)
+            raise
+        else:
+            code = context.code()
+            _end_server_span(span, grpc.StatusCode.OK if code is None else _status_code(code))
 
 
 class TraceContextInterceptor(ScopedInterceptor):
-    """Runs each handler with a traceparent current: a child of the caller's, or a new trace."""
+    """Runs each handler in a SERVER span (when tracing is on) with its traceparent current.
+
+    The span is a child of the caller's ``traceparent`` (or starts a trace); without tracing the
+    handler gets a child traceparent of the caller's, or a new trace.
+    """
 
     def __init__(self) -> None:
         super().__init__(_trace_scope)

@@ -10,6 +10,7 @@ import signal
 from resonanz_sdk.errors import ConfigurationError
 from resonanz_sdk.logs import configure_logging
 from resonanz_sdk.metrics import start_metrics_server
+from resonanz_sdk.otel import configure_tracing
 from resonanz_sdk.plugins import PluginManager
 from resonanz_sdk.settings import Settings
 
@@ -54,6 +55,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.port is not None:
         settings = settings.model_copy(update={"listening_port": args.port})
     configure_logging(settings.log_level, json=settings.log_json)
+    configure_tracing(settings, "resonanz-listening")
     try:
         asyncio.run(serve(settings))
     except ConfigurationError as exc:

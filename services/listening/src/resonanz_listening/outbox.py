@@ -13,14 +13,24 @@ import logging
 from collections import defaultdict
 from typing import Any
 
+from resonanz_sdk import metrics
 from resonanz_sdk.errors import BrokerError
-from resonanz_sdk.eventbus import EventEnvelope, EventProducer
+from resonanz_sdk.eventbus import EventEnvelope, EventProducer, Topic
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from resonanz_listening.models import OutboxRow
 
 log = logging.getLogger(__name__)
+
+
+def _count_produced(items: list[tuple[str, EventEnvelope]]) -> None:
+    """Count acknowledged mentions.raw events per network (the key is the mention id "<network>:<id>")."""
+    per_network: dict[str, int] = defaultdict(int)
+    for key, _ in items:
+        per_network[key.partition(":")[0] or "unknown"] += 1
+    for network, count in per_network.items():
+        metrics.MENTIONS_PRODUCED.labels(network=network).inc(count)
 
 
 class OutboxRelay:
@@ -53,6 +63,8 @@ class OutboxRelay:
                     by_topic[row.topic].append((row.key, EventEnvelope.FromString(row.envelope)))
                 for topic, items in by_topic.items():
                     await self._producer.publish_many(topic, items)
+                    if topic == str(Topic.MENTIONS_RAW):
+                        _count_produced(items)
                 async with self._sessions() as session, session.begin():
                     await session.execute(
                         update(OutboxRow).where(OutboxRow.id.in_([row.id for row in rows])).values(sent=True)

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from resonanz_sdk.errors import ResonanzError
 from resonanz_sdk.logs import configure_logging
 from resonanz_sdk.metrics import start_metrics_server
+from resonanz_sdk.otel import configure_tracing
 from resonanz_sdk.plugins import PluginManager
 from resonanz_sdk.settings import Settings
 
@@ -57,6 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     overrides = {"publishing_port": args.port} if args.port is not None else {}
     settings = Settings(**overrides)
     configure_logging(settings.log_level, settings.log_json)
+    configure_tracing(settings, "resonanz-publishing")
     if not settings.kafka_bootstrap:
         log.error("RESONANZ_KAFKA_BOOTSTRAP is required to run the publishing service on its own")
         return 2

@@ -10,6 +10,7 @@ import signal
 from resonanz_sdk.errors import ConfigurationError
 from resonanz_sdk.logs import configure_logging
 from resonanz_sdk.metrics import start_metrics_server
+from resonanz_sdk.otel import configure_tracing
 from resonanz_sdk.plugins import PluginManager
 from resonanz_sdk.settings import Settings
 
@@ -48,6 +49,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     settings = Settings()
     configure_logging(args.log_level or settings.log_level, settings.log_json)
+    configure_tracing(settings, "resonanz-scoring")
     try:
         asyncio.run(serve(settings))
     except ConfigurationError as exc:
