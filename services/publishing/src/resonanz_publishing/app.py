@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 import grpc.aio
 from resonanz.publishing.v1 import (
@@ -37,6 +38,7 @@ from resonanz_publishing.accounts import AccountStore
 from resonanz_publishing.audit import AuditLog
 from resonanz_publishing.campaigns import CampaignStore
 from resonanz_publishing.comments import CommentStore
+from resonanz_publishing.convert import now_utc
 from resonanz_publishing.credentials import CredentialCipher
 from resonanz_publishing.dedupe import DatabaseProcessedEvents
 from resonanz_publishing.deletion import PublishedPostDeleter
@@ -167,7 +169,7 @@ class PublishingApp:
             policies=PolicyStore(engine),
             claim_slot=claim_next_free_slot,
             deleter=PublishedPostDeleter(engine, self.plugins, accounts, limiter, policy),
-            on_scheduled=self._dispatch_wake.set,
+            on_scheduled=self._scheduled,
         )
         posts = PublishingServicer(
             store=PostStore(engine),
@@ -216,6 +218,13 @@ class PublishingApp:
             for post_id in post_ids:
                 self.notifier.notify(post_id)
 
+    def _scheduled(self, due: datetime) -> None:
+        """A post became SCHEDULED: wake the dispatcher when it is due already. A later post is left
+        to the dispatcher's tick, which claims it within one dispatch interval of its due time, so
+        creating posts for later does not cost a claim query each."""
+        if due <= now_utc():
+            self._dispatch_wake.set()
+
     async def _sweep_once(self) -> None:
         if self.sweeper is not None:
             report = await self.sweeper.sweep_once()
@@ -242,6 +251,11 @@ class PublishingApp:
             except asyncio.CancelledError:
                 raise
             except Exception:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    # Cancelled inside a database call, which may surface as another error (e.g. a
+                    # rollback of the invalidated connection): stop, do not loop on.
+                    raise
                 log.exception("publishing %s failed; retrying on the next tick", what)
             await wait_for_change(wake, interval or self.settings.dispatch_interval_seconds)
 
