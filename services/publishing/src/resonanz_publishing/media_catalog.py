@@ -25,7 +25,7 @@ from resonanz_sdk.db import session_factory
 from resonanz_sdk.errors import NotFoundError, ValidationError
 from resonanz_sdk.grpc import Validator
 from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from resonanz_publishing.audit import record
 from resonanz_publishing.convert import now_utc, to_timestamp
@@ -270,18 +270,21 @@ class MediaCatalog:
             record(session, tenant=tenant, action="media.deleted", actor=actor, detail=f"media {media_id}")
         await self._discard(key)
 
-    async def lookup(self, tenant: str, ids: Iterable[str]) -> dict[str, MediaItem]:
-        """The tenant's stored media among ``ids`` as ``MediaItem``s by id; unknown ids are left out."""
+    async def lookup(
+        self, tenant: str, ids: Iterable[str], *, session: AsyncSession | None = None
+    ) -> dict[str, MediaItem]:
+        """The tenant's stored media among ``ids`` as ``MediaItem``s by id; unknown ids are left out.
+
+        Reads in ``session`` when given (saves a connection checkout for callers that hold one).
+        """
         wanted = {i for i in ids if i}
         if not wanted:
             return {}
-        async with self._sessions() as session:
-            rows = (
-                await session.execute(
-                    select(MediaRow).where(MediaRow.tenant == tenant, MediaRow.id.in_(wanted))
-                )
-            ).scalars()
-            return {row.id: media_item_of(row) for row in rows}
+        stmt = select(MediaRow).where(MediaRow.tenant == tenant, MediaRow.id.in_(wanted))
+        if session is not None:
+            return {row.id: media_item_of(row) for row in (await session.execute(stmt)).scalars()}
+        async with self._sessions() as own:
+            return {row.id: media_item_of(row) for row in (await own.execute(stmt)).scalars()}
 
     async def network_uri(self, tenant: str, item: MediaItem) -> str:
         """Where a network plugin fetches ``item``: the store's URI for ``media://<id>``, else ``item.uri``.

@@ -90,6 +90,13 @@ async def load_post(session: AsyncSession, tenant: str, post_id: str, *, lock: b
     return post
 
 
+async def post_id_by_idempotency_key(session: AsyncSession, tenant: str, key: str) -> str | None:
+    """The id of the tenant's post created with idempotency ``key``, or ``None`` (one query)."""
+    stmt = select(PostRow.id).where(PostRow.tenant == tenant, PostRow.idempotency_key == key)
+    post_id: str | None = (await session.execute(stmt)).scalar_one_or_none()
+    return post_id
+
+
 async def approvals_of(session: AsyncSession, post_ids: Iterable[str]) -> dict[str, list[ApprovalRow]]:
     """The approvals of the current review round of each post, by post id."""
     ids = list(set(post_ids))
@@ -118,7 +125,11 @@ class PostStore:
     async def view(self, tenant: str, post_id: str) -> Post:
         """The post as the API shows it (targets and the current round's approvals)."""
         async with self._sessions() as session:
-            post = await load_post(session, tenant, post_id, lock=False)
+            # A fresh session: the targets come with the post (selectin), no refresh needed.
+            stmt = select(PostRow).where(PostRow.tenant == tenant, PostRow.id == post_id)
+            post: PostRow | None = (await session.execute(stmt)).scalar_one_or_none()
+            if post is None:
+                raise NotFoundError(f"post {post_id!r} not found")
             approvals = await approvals_of(session, [post.id])
             return post_to_proto(post, approvals.get(post.id, ()))
 

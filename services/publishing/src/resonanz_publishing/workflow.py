@@ -32,13 +32,25 @@ from resonanz_publishing import lifecycle
 from resonanz_publishing.audit import ANONYMOUS_ACTOR, record
 from resonanz_publishing.campaigns import campaign_utm, find_in
 from resonanz_publishing.comments import add_comment_in
-from resonanz_publishing.convert import media_from_json, messages_to_json, now_utc, variants_from_json
+from resonanz_publishing.convert import (
+    media_from_json,
+    messages_to_json,
+    now_utc,
+    post_to_proto,
+    variants_from_json,
+)
 from resonanz_publishing.lifecycle import StepRule, TargetState
 from resonanz_publishing.models import ApprovalRow, CampaignRow, PostRow, TargetRow
 from resonanz_publishing.notifier import ChangeNotifier
 from resonanz_publishing.scheduling import MODE_AT, MODE_NOW, MODE_QUEUE, Schedule, due_time
 from resonanz_publishing.status import post_status_from_targets
-from resonanz_publishing.store import PostStore, approvals_of, load_post, new_post_id
+from resonanz_publishing.store import (
+    PostStore,
+    approvals_of,
+    load_post,
+    new_post_id,
+    post_id_by_idempotency_key,
+)
 from resonanz_publishing.utm import utm_from_json, utm_to_json
 from resonanz_publishing.validation import PostContext, media_ids, validate_create_post, validate_reply
 from resonanz_publishing.workspace import Policy, PolicyStore
@@ -49,12 +61,14 @@ _CANCELLABLE = (TargetStatus.TARGET_STATUS_PENDING, TargetStatus.TARGET_STATUS_Q
 
 class AccountLookup(Protocol):
     async def usable_accounts(
-        self, tenant: str, pairs: Sequence[tuple[str, str]]
+        self, tenant: str, pairs: Sequence[tuple[str, str]], *, session: AsyncSession | None = None
     ) -> dict[tuple[str, str], int]: ...
 
 
 class MediaLookup(Protocol):
-    async def lookup(self, tenant: str, ids: set[str]) -> dict[str, MediaItem]: ...
+    async def lookup(
+        self, tenant: str, ids: set[str], *, session: AsyncSession | None = None
+    ) -> dict[str, MediaItem]: ...
 
 
 class ClaimSlot(Protocol):
@@ -119,8 +133,10 @@ class PostWorkflow:
         policies: PolicyStore,
         claim_slot: ClaimSlot,
         deleter: PublishedPostDeleter | None = None,
-        on_scheduled: Callable[[], None] | None = None,
+        on_scheduled: Callable[[datetime], None] | None = None,
     ) -> None:
+        """``on_scheduled`` is called with the earliest due time of each post that became SCHEDULED
+        (after the commit), so that the dispatcher can be woken for posts that are due already."""
         self._sessions = session_factory(engine)
         self._store = PostStore(engine)
         self._plugins = plugins
@@ -138,13 +154,19 @@ class PostWorkflow:
         return {name: network.manifest for name, network in self._plugins.networks.items()}
 
     async def _context(self, tenant: str, request: CreatePostRequest, *, check_schedule: bool) -> PostContext:
+        async with self._sessions() as session:
+            return await self._context_in(session, tenant, request, check_schedule=check_schedule)
+
+    async def _context_in(
+        self, session: AsyncSession, tenant: str, request: CreatePostRequest, *, check_schedule: bool
+    ) -> PostContext:
+        """What validating ``request`` needs to know, read in ``session`` (one connection)."""
         pairs = [(t.network, t.account) for t in request.targets]
-        accounts = await self._accounts.usable_accounts(tenant, pairs)
-        media = await self._media.lookup(tenant, media_ids(request))
+        accounts = await self._accounts.usable_accounts(tenant, pairs, session=session)
+        media = await self._media.lookup(tenant, media_ids(request), session=session)
         campaign: CampaignRow | None = None
         if request.campaign_id:
-            async with self._sessions() as session:
-                campaign = await find_in(session, tenant, request.campaign_id)
+            campaign = await find_in(session, tenant, request.campaign_id)
         return PostContext(
             accounts=accounts,
             media=media,
@@ -176,23 +198,28 @@ class PostWorkflow:
     async def create(self, tenant: str, actor: str, request: CreatePostRequest) -> tuple[Post, bool]:
         """The new post and ``True``; or, for an idempotency key used before, that post and ``False``."""
         key = request.idempotency_key or None
-        if key is not None:
-            existing = await self._store.find_by_idempotency_key(tenant, key)
-            if existing is not None:
-                return await self._store.view(tenant, existing.id), False
-        checked = await self.check(tenant, request)
-        return await self._insert(tenant, actor, checked, key=key, draft=request.draft)
+        # The key and everything validation looks up are read on one connection.
+        async with self._sessions() as session:
+            existing = await post_id_by_idempotency_key(session, tenant, key) if key is not None else None
+            if existing is None:
+                context = await self._context_in(session, tenant, request, check_schedule=True)
+        if existing is not None:
+            return await self._store.view(tenant, existing), False
+        checked, schedule = validate_create_post(request, self._manifests(), context)
+        return await self._insert(tenant, actor, Checked(checked, schedule), key=key, draft=request.draft)
 
     async def reply(self, tenant: str, actor: str, request: ReplyToMentionRequest) -> tuple[Post, bool]:
         """Like :meth:`create`: the reply post and whether it was created by this call."""
         key = request.idempotency_key or None
-        if key is not None:
-            existing = await self._store.find_by_idempotency_key(tenant, key)
-            if existing is not None:
-                return await self._store.view(tenant, existing.id), False
-        accounts = await self._accounts.usable_accounts(tenant, [(request.network, request.account)])
         probe = CreatePostRequest(media=request.media)
-        media = await self._media.lookup(tenant, media_ids(probe))
+        async with self._sessions() as session:
+            existing = await post_id_by_idempotency_key(session, tenant, key) if key is not None else None
+            if existing is None:
+                pairs = [(request.network, request.account)]
+                accounts = await self._accounts.usable_accounts(tenant, pairs, session=session)
+                media = await self._media.lookup(tenant, media_ids(probe), session=session)
+        if existing is not None:
+            return await self._store.view(tenant, existing), False
         post_request = validate_reply(request, self._manifests(), PostContext(accounts=accounts, media=media))
         checked = Checked(post_request, Schedule(MODE_NOW))
         return await self._insert(
@@ -231,6 +258,8 @@ class PostWorkflow:
             time_zone=schedule.time_zone,
             in_reply_to=in_reply_to,
         )
+        # Every column is set here, so that the answer can be built from these objects after the
+        # commit (no re-read; an unloaded attribute would need I/O).
         post.targets = [
             TargetRow(
                 tenant=tenant,
@@ -239,22 +268,30 @@ class PostWorkflow:
                 account=t.account,
                 status=TargetStatus.TARGET_STATUS_PENDING,
                 attempts=0,
+                external_id="",
+                url="",
+                error="",
+                published_at=None,
                 updated_at=now,
+                scheduled_at=None,
+                due_at=None,
+                next_attempt_at=None,
+                deleted_at=None,
             )
             for i, t in enumerate(request.targets)
         ]
         scheduled = False
         try:
             async with self._sessions.begin() as session:
+                # Read first: on SQLite the write lock is taken by the first INSERT and held to the commit.
+                policy = None if draft else await self._policies.policy_in(session, tenant)
                 session.add(post)
-                await session.flush()
                 detail = f"reply to {in_reply_to}" if in_reply_to else ""
                 record(
                     session, tenant=tenant, action="created", actor=actor, post_id=post.id,
                     to_status=P.POST_STATUS_DRAFT, detail=detail,
                 )  # fmt: skip
-                if not draft:
-                    policy = await self._policies.policy_in(session, tenant)
+                if policy is not None:
                     review = policy.review_replies if in_reply_to else True
                     scheduled = await self._submit_in(session, post, actor, policy, review=review)
         except IntegrityError:
@@ -264,8 +301,9 @@ class PostWorkflow:
             if existing is None:
                 raise
             return await self._store.view(tenant, existing.id), False
-        self._changed(post.id, scheduled)
-        return await self._store.view(tenant, post.id), True
+        self._changed(post.id, post.scheduled_at if scheduled else None)
+        # A new post has no approvals yet; the rows just written are the answer.
+        return post_to_proto(post), True
 
     async def update(self, tenant: str, actor: str, post_id: str, request: CreatePostRequest) -> Post:
         checked = await self.check(tenant, request)
@@ -307,7 +345,7 @@ class PostWorkflow:
             elif after == P.POST_STATUS_SCHEDULED:
                 await self._schedule_in(session, post, actor, from_status=before)
                 scheduled = True
-        self._changed(post_id, scheduled)
+        self._changed(post_id, post.scheduled_at if scheduled else None)
         return await self._store.view(tenant, post_id)
 
     def _replace_content(self, post: PostRow, request: CreatePostRequest, schedule: Schedule) -> None:
@@ -346,7 +384,7 @@ class PostWorkflow:
             lifecycle.check_submittable(post.status)
             policy = await self._policies.policy_in(session, tenant)
             scheduled = await self._submit_in(session, post, actor, policy, review=True, problem=problem)
-        self._changed(post_id, scheduled)
+        self._changed(post_id, post.scheduled_at if scheduled else None)
         return await self._store.view(tenant, post_id)
 
     async def _submit_in(
@@ -423,7 +461,7 @@ class PostWorkflow:
                     session, post, approver, from_status=P.POST_STATUS_APPROVED, problem=problem
                 )
                 scheduled = True
-        self._changed(post_id, scheduled)
+        self._changed(post_id, post.scheduled_at if scheduled else None)
         return await self._store.view(tenant, post_id)
 
     async def reject(self, tenant: str, actor: str, post_id: str, reason: str) -> Post:
@@ -438,7 +476,7 @@ class PostWorkflow:
                 session, tenant=tenant, action="rejected", actor=actor, post_id=post.id,
                 from_status=P.POST_STATUS_IN_REVIEW, to_status=P.POST_STATUS_DRAFT, detail=reason,
             )  # fmt: skip
-        self._changed(post_id, False)
+        self._changed(post_id, None)
         return await self._store.view(tenant, post_id)
 
     async def cancel(self, tenant: str, actor: str, post_id: str, reason: str) -> Post:
@@ -471,7 +509,7 @@ class PostWorkflow:
                 session, tenant=tenant, action="cancelled", actor=actor, post_id=post.id,
                 from_status=before, to_status=post.status, detail=detail,
             )  # fmt: skip
-        self._changed(post_id, False)
+        self._changed(post_id, None)
         return await self._store.view(tenant, post_id)
 
     async def delete_published(
@@ -560,7 +598,8 @@ class PostWorkflow:
             from_status=from_status, to_status=P.POST_STATUS_SCHEDULED, detail=detail,
         )  # fmt: skip
 
-    def _changed(self, post_id: str, scheduled: bool) -> None:
+    def _changed(self, post_id: str, due: datetime | None) -> None:
+        """Wake the post's watchers; ``due``: the post became SCHEDULED, its earliest due time."""
         self._notifier.notify(post_id)
-        if scheduled and self._on_scheduled is not None:
-            self._on_scheduled()
+        if due is not None and self._on_scheduled is not None:
+            self._on_scheduled(due)
