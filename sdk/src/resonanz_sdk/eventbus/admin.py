@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
@@ -21,10 +22,12 @@ async def ensure_topics(
     prefix: str = "",
     partitions: int = 3,
     replication_factor: int = 1,
+    client_options: Mapping[str, Any] | None = None,
 ) -> list[str]:
     """Create each logical topic and its DLQ under ``prefix`` unless they exist; returns the real names.
 
     Idempotent: existing topics are left as they are (their partition count is not changed).
+    ``client_options`` are extra aiokafka client arguments, e.g. :func:`kafka_client_options`.
     """
     names: list[str] = []
     for topic in topics:
@@ -34,7 +37,9 @@ async def ensure_topics(
                 names.append(candidate)
     if not names:
         return names
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="resonanz-admin")
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, client_id="resonanz-admin", **dict(client_options or {})
+    )
     try:
         await admin.start()
         existing = set(await admin.list_topics())
