@@ -70,7 +70,8 @@ EVENTS_CONSUMED = Counter(
 EVENTS_PRODUCED = Counter("resonanz_events_produced", "Kafka events produced (acknowledged).", ["topic"])
 CONSUMER_LAG = Gauge(
     "resonanz_consumer_lag",
-    "Records behind the partition end after the last batch.",
+    "Records behind the partition ends, summed over the partitions this consumer owns (after its last "
+    "batch); sum by group and topic across pods for the group's lag.",
     ["topic", "group"],
 )
 DEAD_LETTERS = Counter(

@@ -130,6 +130,7 @@ class EventConsumer:
             **dict(client_options or {}),
         )
         self._logical_names: dict[str, str] = {}
+        self._lag: dict[TopicPartition, int] = {}
         self._started = False
         self._stopping = asyncio.Event()
         self._idle = asyncio.Event()
@@ -376,9 +377,17 @@ class EventConsumer:
             log.warning("commit of group %s failed: %s", self.group_id, exc)
 
     def _report_lag(self, offsets: dict[TopicPartition, int]) -> None:
+        """Set the lag gauge per topic: the sum over the partitions this member owns."""
         for tp, next_offset in offsets.items():
             highwater = self._consumer.highwater(tp)
             if highwater is not None:
-                metrics.CONSUMER_LAG.labels(topic=self._logical(tp.topic), group=self.group_id).set(
-                    max(highwater - next_offset, 0)
-                )
+                self._lag[tp] = max(highwater - next_offset, 0)
+        assigned = self._consumer.assignment()
+        totals: dict[str, int] = {}
+        for tp, lag in list(self._lag.items()):
+            if tp not in assigned:  # moved to another member by a rebalance: it reports it now
+                del self._lag[tp]
+                continue
+            totals[tp.topic] = totals.get(tp.topic, 0) + lag
+        for name, total in totals.items():
+            metrics.CONSUMER_LAG.labels(topic=self._logical(name), group=self.group_id).set(total)
