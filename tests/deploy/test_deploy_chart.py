@@ -46,6 +46,14 @@ ROLES: dict[str, tuple[str, int, str | None, str | None]] = {
     "scoring-api": ("resonanz-scoring", 50053, "RESONANZ_SCORING_ROLES", "api"),
     "scoring-worker": ("resonanz-scoring", 50053, "RESONANZ_SCORING_ROLES", "worker"),
 }
+ROLE_KEYS = {
+    "publishingApi",
+    "publishingDispatcher",
+    "publishingWorker",
+    "listening",
+    "scoringApi",
+    "scoringWorker",
+}
 API_SERVICES = {"publishing-api": 50051, "listening": 50052, "scoring-api": 50053}
 CRD_KINDS = {
     ("kafka.strimzi.io/v1beta2", "KafkaTopic"): "kafkatopic-kafka.strimzi.io-v1beta2.json",
@@ -645,3 +653,45 @@ def test_the_rendered_kafka_settings_are_accepted_by_the_sdk(
         assert settings.kafka_ssl_cafile is not None
         assert settings.kafka_ssl_cafile.is_file()
         assert settings.database_url.startswith("postgresql+asyncpg://")
+
+
+#: Values whose content is free-form (a Kubernetes object or a map): documented as one row.
+FREE_FORM = {
+    "podSecurityContext",
+    "securityContext",
+    "roles.<role>.resources",
+    "roles.<role>.affinity",
+    "kafka.strimzi.topics.overrides",
+    "networkPolicy.ingress.namespaceSelector",
+    "networkPolicy.ingress.podSelector",
+    "networkPolicy.metrics.namespaceSelector",
+}
+
+
+def schema_paths(schema: dict[str, Any], node: dict[str, Any], path: str) -> Iterator[str]:
+    """Every value path the schema allows, ``roles.<role>.…`` for the roles."""
+    if "$ref" in node:
+        target: Any = schema
+        for part in node["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        node = target
+    properties = node.get("properties")
+    if not properties or path in FREE_FORM or node.get("additionalProperties") is not False:
+        yield path
+        return
+    for key, child in properties.items():
+        child_path = "roles.<role>" if path == "roles" else f"{path}.{key}" if path else key
+        yield from schema_paths(schema, child, child_path)
+
+
+def test_the_readme_documents_every_value_in_its_table(chart: helm_python.Chart) -> None:
+    schema = chart.schema
+    assert schema is not None
+    documented = set()
+    for line in (ROOT / "helm" / "README.md").read_text(encoding="utf-8").splitlines():
+        if line.startswith("| `"):
+            documented.add(line.split("`")[1])
+    paths = set(schema_paths(schema, schema, ""))
+    assert len(paths) > 90
+    assert not sorted(paths - documented), "values missing from helm/README.md"
+    assert not sorted(documented - paths - {"<role>", *ROLE_KEYS}), "helm/README.md documents unknown values"
