@@ -85,7 +85,9 @@ PUBLISH_OUTCOMES = Counter(
     ["network", "outcome"],
 )
 MENTIONS_COLLECTED = Counter(
-    "resonanz_mentions_collected", "Mentions fetched from a network (before de-duplication).", ["network"]
+    "resonanz_mentions_collected",
+    "New mentions stored from a network's search (after de-duplication).",
+    ["network"],
 )
 MENTIONS_PRODUCED = Counter(
     "resonanz_mentions_produced",
