@@ -274,6 +274,30 @@ def test_a_wrong_value_fails_rendering_through_the_schema(
         chart.render(overrides, name=RELEASE, namespace=NAMESPACE)
 
 
+def test_autoscaling_minimum_above_maximum_fails_rendering(chart: helm_python.Chart) -> None:
+    values = {
+        "roles": {"scoringWorker": {"autoscaling": {"enabled": True, "minReplicas": 5, "maxReplicas": 3}}}
+    }
+    with pytest.raises(helm_python.HelmRenderError, match="minReplicas"):
+        chart.render(values, name=RELEASE, namespace=NAMESPACE)
+
+
+def test_image_tag_and_disabled_roles(chart: helm_python.Chart) -> None:
+    manifests = render(
+        chart,
+        {
+            "image": {"repository": "example.org/resonanz-plugins", "tag": "1.2.3"},
+            "roles": {"listening": {"enabled": False}},
+        },
+    )
+    deployments = by_component(manifests, "Deployment")
+    assert set(deployments) == set(ROLES) - {"listening"}
+    assert "listening" not in by_component(manifests, "Service")
+    assert "listening" not in by_component(manifests, "PodDisruptionBudget")
+    for deployment in deployments.values():
+        assert container(deployment)["image"] == "example.org/resonanz-plugins:1.2.3"
+
+
 def test_the_production_values_pass_the_schema(chart: helm_python.Chart) -> None:
     chart.validate_schema(chart.merge_values(production_values()))
     chart.validate_schema(chart.merge_values(None))
