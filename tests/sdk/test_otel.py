@@ -23,6 +23,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 from resonanz.common.v1 import score_pb2
 from resonanz.common.v1.mention_pb2 import Mention
 from resonanz.events.v1.events_pb2 import MentionCollected
+from resonanz.listening.v1 import listening_service_pb2, listening_service_pb2_grpc
 from resonanz.scoring.v1 import scoring_service_pb2, scoring_service_pb2_grpc
 from resonanz_sdk import otel
 from resonanz_sdk.errors import NotFoundError
@@ -223,6 +224,65 @@ async def test_a_failing_handler_marks_its_consumer_spans_as_errors(
     (produced,) = _by_kind(spans, SpanKind.PRODUCER)
     assert _ids(failed)[0] == _ids(produced)[0]
     assert _ids(failed)[2] == _ids(produced)[1]
+
+
+class Listening(listening_service_pb2_grpc.ListeningServiceServicer):
+    """StreamMentions as an async generator: two mentions, then a bug when asked."""
+
+    def __init__(self) -> None:
+        self.seen: list[str | None] = []
+
+    async def StreamMentions(  # noqa: N802
+        self,
+        request: listening_service_pb2.StreamMentionsRequest,
+        context: grpc.aio.ServicerContext[object, object],
+    ) -> AsyncIterator[listening_service_pb2.StreamMentionsResponse]:
+        for n in range(2):
+            self.seen.append(current_traceparent())
+            yield listening_service_pb2.StreamMentionsResponse(mention=Mention(id=f"m{n}"), cursor=str(n))
+        if "boom" in request.labels:
+            raise RuntimeError("stream bug")
+
+
+async def test_a_server_stream_is_one_server_span_and_a_bug_marks_it_as_error(
+    spans: InMemorySpanExporter,
+) -> None:
+    servicer = Listening()
+    server = GrpcServer(
+        host="127.0.0.1",
+        port=0,
+        name="listening",
+        services=[listening_service_pb2.DESCRIPTOR.services_by_name["ListeningService"].full_name],
+        register=lambda s: listening_service_pb2_grpc.add_ListeningServiceServicer_to_server(servicer, s),
+    )
+    port = await server.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = listening_service_pb2_grpc.ListeningServiceStub(channel)
+            metadata = (("x-resonanz-tenant", "acme"), ("traceparent", CALLER))
+            ok = [
+                r
+                async for r in stub.StreamMentions(
+                    listening_service_pb2.StreamMentionsRequest(), metadata=metadata
+                )
+            ]
+            assert len(ok) == 2
+            with pytest.raises(grpc.aio.AioRpcError) as failed:
+                async for _ in stub.StreamMentions(
+                    listening_service_pb2.StreamMentionsRequest(labels=["boom"]), metadata=metadata
+                ):
+                    pass
+            assert failed.value.code() == grpc.StatusCode.INTERNAL
+    finally:
+        await server.stop(0)
+    good, bad = _by_kind(spans, SpanKind.SERVER)
+    assert _ids(good)[0] == _ids(bad)[0] == CALLER_TRACE
+    assert good.status.status_code == StatusCode.UNSET
+    assert bad.status.status_code == StatusCode.ERROR
+    assert bad.attributes is not None
+    assert bad.attributes["rpc.grpc.status_code"] == grpc.StatusCode.INTERNAL.value[0]
+    # Every message of a stream is sent under the same (server span's) traceparent.
+    assert servicer.seen[0] == servicer.seen[1] == f"00-{CALLER_TRACE}-{_ids(good)[1]}-01"
 
 
 def test_without_tracing_no_spans_are_made_and_the_traceparent_still_flows() -> None:
