@@ -4,7 +4,7 @@ VENV := .venv/bin
 SRC_TYPED := sdk/src services/publishing/src services/listening/src services/scoring/src plugins/simulated/src cli/src embedded/src
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast lint type protos protos-check protos-lint bench eval-sentiment helm-lint clean
+.PHONY: help install run test test-fast lint type protos protos-check protos-lint bench helm-lint deploy-check clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-16s %s\n", $$1, $$2}'
@@ -41,6 +41,12 @@ protos-lint: ## buf lint (STANDARD rules), offline
 
 bench: install ## Run the benchmarks in bench/ (figures beside a baseline from the same run)
 	@for b in bench/bench_*.py; do echo "== $$b"; $(VENV)/python $$b || exit 1; done
+
+helm-lint: install ## helm lint the chart, render it with default and production values, validate every manifest
+	@$(VENV)/pytest -q tests/deploy/test_deploy_chart.py
+
+deploy-check: install ## Every deployment check: chart, Dockerfiles (hadolint), dashboards and alert rules
+	@$(VENV)/pytest -q tests/deploy
 
 clean: ## Remove embedded state, caches and the virtual environments
 	rm -rf .resonanz .venv .tools .mypy_cache .ruff_cache .pytest_cache
