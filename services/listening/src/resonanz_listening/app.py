@@ -10,7 +10,7 @@ from resonanz.listening.v1 import listening_service_pb2
 from resonanz.listening.v1.listening_service_pb2_grpc import add_ListeningServiceServicer_to_server
 from resonanz_sdk.db import create_engine, session_factory
 from resonanz_sdk.errors import ConfigurationError
-from resonanz_sdk.eventbus import EventProducer, Topic, ensure_topics
+from resonanz_sdk.eventbus import EventProducer, Topic, ensure_topics, kafka_client_options
 from resonanz_sdk.grpc import GrpcServer
 from resonanz_sdk.plugins import PluginManager
 from resonanz_sdk.settings import Settings
@@ -60,15 +60,21 @@ class ListeningApp:
             raise
 
     async def _start(self, settings: Settings) -> None:
+        kafka = kafka_client_options(settings)
         self._stopping = asyncio.Event()
         self._signal = MentionSignal()
         self._engine = create_engine(settings.database_url_for(self.name))
         async with self._engine.begin() as conn:
             await conn.run_sync(metadata.create_all)
         sessions = session_factory(self._engine)
-        await ensure_topics(settings.kafka_bootstrap, [Topic.MENTIONS_RAW], prefix=settings.topic_prefix)
+        await ensure_topics(
+            settings.kafka_bootstrap, [Topic.MENTIONS_RAW], prefix=settings.topic_prefix, client_options=kafka
+        )
         self._producer = EventProducer(
-            settings.kafka_bootstrap, client_id="resonanz-listening", prefix=settings.topic_prefix
+            settings.kafka_bootstrap,
+            client_id="resonanz-listening",
+            prefix=settings.topic_prefix,
+            client_options=kafka,
         )
         await self._producer.start()
         relay = OutboxRelay(sessions, self._producer)

@@ -1,6 +1,11 @@
 """The publishing service as one runnable unit: the gRPC API (posts, accounts, workspace, media), the
 dispatcher, the outbox relay, the publish worker and the sweeper.
 
+``RESONANZ_PUBLISHING_ROLES`` picks the parts one process runs: ``api`` (the four gRPC services),
+``dispatcher`` (dispatcher, outbox relay, sweeper) and ``worker`` (the ``publish.requests`` consumer and
+an outbox relay for the results it stages; relays may run in any number of processes). Every process
+serves gRPC health and reflection on the publishing port, whatever its roles.
+
 ``PublishingApp(settings, plugins)`` implements :class:`resonanz_sdk.service.ServiceApp`; its console
 script is ``resonanz-publishing`` and the embedded platform starts it next to the other roles.
 """
@@ -26,9 +31,10 @@ from resonanz.publishing.v1 import (
 )
 from resonanz_sdk.db import create_engine
 from resonanz_sdk.errors import ConfigurationError
-from resonanz_sdk.eventbus import EventConsumer, EventProducer, Topic, ensure_topics
+from resonanz_sdk.eventbus import EventConsumer, EventProducer, Topic, ensure_topics, kafka_client_options
 from resonanz_sdk.grpc import GrpcServer
 from resonanz_sdk.plugins import PluginManager
+from resonanz_sdk.roles import parse_roles
 from resonanz_sdk.settings import Settings
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -73,6 +79,8 @@ SERVICE_NAMES = (
 #: How often the sweeper recovers stale targets and prunes old rows.
 SWEEP_INTERVAL_SECONDS = 30.0
 TOPICS = (Topic.PUBLISH_REQUESTS, Topic.PUBLISH_RESULTS)
+#: Values of ``RESONANZ_PUBLISHING_ROLES``.
+ROLES = ("api", "dispatcher", "worker")
 
 
 class PublishingApp:
@@ -81,6 +89,9 @@ class PublishingApp:
     def __init__(self, settings: Settings, plugins: PluginManager) -> None:
         self.settings = settings
         self.plugins = plugins
+        self.roles = parse_roles(
+            settings.publishing_roles, allowed=ROLES, variable="RESONANZ_PUBLISHING_ROLES"
+        )
         self.notifier = ChangeNotifier()
         self._engine: AsyncEngine | None = None
         self._producer: EventProducer | None = None
@@ -114,52 +125,100 @@ class PublishingApp:
         except BaseException:
             await self.stop()
             raise
-        log.info("publishing service serving gRPC on %s:%d", s.grpc_host, self.grpc_port)
+        log.info(
+            "publishing service (%s) serving gRPC on %s:%d",
+            ", ".join(role for role in ROLES if role in self.roles),
+            s.grpc_host,
+            self.grpc_port,
+        )
 
     async def _start(self, s: Settings) -> None:
+        roles = self.roles
+        kafka = kafka_client_options(s)
         self._engine = engine = create_engine(s.database_url_for(self.name))
         await upgrade_database(engine)
-        await ensure_topics(s.kafka_bootstrap, [str(t) for t in TOPICS], prefix=s.topic_prefix)
-
-        self._producer = producer = EventProducer(
-            s.kafka_bootstrap, client_id="resonanz-publishing", prefix=s.topic_prefix
-        )
-        await producer.start()
         policy = BackoffPolicy(
             max_attempts=s.publish_max_attempts,
             base_seconds=s.publish_backoff_base_seconds,
             max_seconds=s.publish_backoff_max_seconds,
         )
-        self.accounts = accounts = AccountStore(engine, CredentialCipher.from_settings(s))
-        media = MediaCatalog(engine, media_store_from_settings(s), s.media_max_bytes)
         limiter = RateLimiter(engine)
-        access = AccessControl(engine)
-        self.relay = OutboxRelay(engine, producer.publish_many)
-        self.dispatcher = Dispatcher(engine)
-        self.sweeper = Sweeper(engine, stale_after_seconds=s.publish_stale_after_seconds, limiter=limiter)
-        worker = PublishWorker(
-            TargetLedger(engine),
-            self.plugins,
-            policy,
-            notifier=self.notifier,
-            on_staged=self._relay_wake.set,
-            accounts=accounts,
-            media=media,
-            limiter=limiter,
-            inline_retry_max_seconds=s.publish_inline_retry_max_seconds,
+        producer: EventProducer | None = None
+        if roles & {"dispatcher", "worker"}:
+            await ensure_topics(
+                s.kafka_bootstrap, [str(t) for t in TOPICS], prefix=s.topic_prefix, client_options=kafka
+            )
+            self._producer = producer = EventProducer(
+                s.kafka_bootstrap,
+                client_id="resonanz-publishing",
+                prefix=s.topic_prefix,
+                client_options=kafka,
+            )
+            await producer.start()
+            self.relay = OutboxRelay(engine, producer.publish_many)
+            self._tasks.append(
+                asyncio.create_task(self._loop("outbox relay", self._relay_once, self._relay_wake))
+            )
+        if "dispatcher" in roles:
+            self.dispatcher = Dispatcher(engine)
+            self.sweeper = Sweeper(engine, stale_after_seconds=s.publish_stale_after_seconds, limiter=limiter)
+            self._tasks += [
+                asyncio.create_task(self._loop("dispatcher", self._dispatch_once, self._dispatch_wake)),
+                asyncio.create_task(
+                    self._loop("sweeper", self._sweep_once, self._sweep_wake, SWEEP_INTERVAL_SECONDS)
+                ),
+            ]
+        register: Callable[[grpc.aio.Server], None] = _no_services
+        if roles & {"api", "worker"}:
+            self.accounts = accounts = AccountStore(engine, CredentialCipher.from_settings(s))
+            media = MediaCatalog(engine, media_store_from_settings(s), s.media_max_bytes)
+            if producer is not None and "worker" in roles:
+                worker = PublishWorker(
+                    TargetLedger(engine),
+                    self.plugins,
+                    policy,
+                    notifier=self.notifier,
+                    on_staged=self._relay_wake.set,
+                    accounts=accounts,
+                    media=media,
+                    limiter=limiter,
+                    inline_retry_max_seconds=s.publish_inline_retry_max_seconds,
+                )
+                self._consumer = consumer = EventConsumer(
+                    s.kafka_bootstrap,
+                    group_id=f"{s.consumer_group_prefix}.publishing.worker",
+                    topics=[Topic.PUBLISH_REQUESTS],
+                    handler=worker.handle_batch,
+                    producer=producer,
+                    prefix=s.topic_prefix,
+                    max_batch=100,
+                    dedupe=DatabaseProcessedEvents(engine),
+                    client_options=kafka,
+                )
+                await consumer.start()
+                self._tasks.append(asyncio.create_task(consumer.run(), name="publishing worker"))
+            if "api" in roles:
+                register = self._api(s, policy, limiter, accounts, media)
+        self._server = GrpcServer(
+            host=s.grpc_host,
+            port=s.publishing_port,
+            services=list(SERVICE_NAMES) if "api" in roles else [],
+            register=register,
+            name=self.name,
         )
-        self._consumer = consumer = EventConsumer(
-            s.kafka_bootstrap,
-            group_id=f"{s.consumer_group_prefix}.publishing.worker",
-            topics=[Topic.PUBLISH_REQUESTS],
-            handler=worker.handle_batch,
-            producer=producer,
-            prefix=s.topic_prefix,
-            max_batch=100,
-            dedupe=DatabaseProcessedEvents(engine),
-        )
-        await consumer.start()
+        await self._server.start()
 
+    def _api(
+        self,
+        s: Settings,
+        policy: BackoffPolicy,
+        limiter: RateLimiter,
+        accounts: AccountStore,
+        media: MediaCatalog,
+    ) -> Callable[[grpc.aio.Server], None]:
+        """The servicers of the api role; returns what registers them on the gRPC server."""
+        engine = self.engine
+        access = AccessControl(engine)
         workflow = PostWorkflow(
             engine,
             self.plugins,
@@ -192,22 +251,7 @@ class PublishingApp:
             workspace_service_pb2_grpc.add_WorkspaceServiceServicer_to_server(workspace_api, server)
             media_service_pb2_grpc.add_MediaServiceServicer_to_server(media_api, server)
 
-        self._server = GrpcServer(
-            host=s.grpc_host,
-            port=s.publishing_port,
-            services=list(SERVICE_NAMES),
-            register=register,
-            name=self.name,
-        )
-        self._tasks = [
-            asyncio.create_task(self._loop("dispatcher", self._dispatch_once, self._dispatch_wake)),
-            asyncio.create_task(self._loop("outbox relay", self._relay_once, self._relay_wake)),
-            asyncio.create_task(
-                self._loop("sweeper", self._sweep_once, self._sweep_wake, SWEEP_INTERVAL_SECONDS)
-            ),
-            asyncio.create_task(consumer.run(), name="publishing worker"),
-        ]
-        await self._server.start()
+        return register
 
     async def _dispatch_once(self) -> None:
         if self.dispatcher is None:
@@ -282,3 +326,7 @@ class PublishingApp:
         self.relay = self.dispatcher = None
         self.sweeper = None
         self.accounts = None
+
+
+def _no_services(server: grpc.aio.Server) -> None:
+    """A process without the api role serves only gRPC health and reflection."""
