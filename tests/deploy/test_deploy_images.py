@@ -171,6 +171,22 @@ def test_two_stages_on_the_same_python_and_nothing_to_build_with_in_the_final_on
     assert all("--from=build" in args or "deploy/entrypoint.sh" in args for args in copies), copies
 
 
+@pytest.mark.parametrize("name", ["Dockerfile", "Dockerfile.plugin"])
+def test_variables_are_declared_in_the_stage_that_uses_them(name: str) -> None:
+    """A global ARG is not visible inside a stage unless the stage declares it again."""
+    _, stages = parse_dockerfile(DEPLOY / name)
+    for stage in stages:
+        known = {"PATH"}
+        for keyword, args in stage.instructions:
+            for variable in re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", args):
+                if keyword != "RUN":  # RUN sees the shell's environment too
+                    assert variable in known, f"{name}: {keyword} uses ${variable}, not declared in its stage"
+            if keyword == "ARG":
+                known.add(args.partition("=")[0])
+            elif keyword == "ENV":
+                known.update(item.partition("=")[0] for item in shlex.split(args))
+
+
 def test_runs_as_a_numeric_non_root_user(dockerfile: tuple[dict[str, str], list[Stage]]) -> None:
     _, stages = dockerfile
     users = stages[-1].all("USER")
