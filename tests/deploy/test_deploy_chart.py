@@ -1,8 +1,8 @@
 """The Helm chart helm/resonanz: lint, render, validate, and the contract between chart and code.
 
 Offline and fast: Helm runs as a library (helm-python-sdk), the Kubernetes schemas come with
-kubernetes-validate, and the two custom resources (Strimzi KafkaTopic, Prometheus Operator
-ServiceMonitor) are checked against the small JSON schemas in tests/deploy/crd_schemas, because the
+kubernetes-validate, and the custom resources (Strimzi KafkaTopic, Prometheus Operator ServiceMonitor
+and PrometheusRule) are checked against the small JSON schemas in tests/deploy/crd_schemas, because the
 CRDs' own schemas are not bundled.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,6 +32,9 @@ CHART_DIR = ROOT / "helm" / "resonanz"
 HERE = Path(__file__).resolve().parent
 PRODUCTION_VALUES = HERE / "values-production.yaml"
 CRD_SCHEMAS = HERE / "crd_schemas"
+OBSERVABILITY = ROOT / "deploy" / "observability"
+#: The files the chart ships (helm/resonanz/files/), byte-identical copies of deploy/observability's.
+SHIPPED_FILES = ("grafana-dashboard.json", "prometheus-rules.yaml")
 KUBE_VERSION = "1.30.0"
 RELEASE = "demo"
 NAMESPACE = "resonanz"
@@ -58,6 +62,7 @@ API_SERVICES = {"publishing-api": 50051, "listening": 50052, "scoring-api": 5005
 CRD_KINDS = {
     ("kafka.strimzi.io/v1beta2", "KafkaTopic"): "kafkatopic-kafka.strimzi.io-v1beta2.json",
     ("monitoring.coreos.com/v1", "ServiceMonitor"): "servicemonitor-monitoring.coreos.com-v1.json",
+    ("monitoring.coreos.com/v1", "PrometheusRule"): "prometheusrule-monitoring.coreos.com-v1.json",
 }
 
 
@@ -101,9 +106,14 @@ def env_of(deployment: Manifest) -> dict[str, Manifest]:
     return {e["name"]: e for e in container(deployment).get("env", [])}
 
 
+def settings_config_map(manifests: list[Manifest]) -> Manifest:
+    """The ConfigMap of the RESONANZ_* settings (not the Grafana dashboard's)."""
+    (cm,) = [m for m in of_kind(manifests, "ConfigMap") if m["metadata"]["name"] == f"{RELEASE}-resonanz"]
+    return cm
+
+
 def config_map(manifests: list[Manifest]) -> dict[str, str]:
-    (cm,) = of_kind(manifests, "ConfigMap")
-    data: dict[str, str] = cm["data"]
+    data: dict[str, str] = settings_config_map(manifests)["data"]
     return data
 
 
@@ -159,7 +169,7 @@ def test_production_values_render_hpa_networkpolicy_servicemonitor_and_no_topics
     production_manifests: list[Manifest],
 ) -> None:
     kinds = {m["kind"] for m in production_manifests}
-    assert {"HorizontalPodAutoscaler", "NetworkPolicy", "ServiceMonitor"} <= kinds
+    assert {"HorizontalPodAutoscaler", "NetworkPolicy", "ServiceMonitor", "PrometheusRule"} <= kinds
     assert "KafkaTopic" not in kinds  # external Kafka
     assert "PersistentVolumeClaim" not in kinds  # media on S3
     assert set(by_component(production_manifests, "NetworkPolicy")) == set(ROLES)
@@ -206,7 +216,7 @@ def test_custom_resources_validate_against_their_crd_schemas(
     custom = [
         m for m in [*default_manifests, *production_manifests] if (m["apiVersion"], m["kind"]) in CRD_KINDS
     ]
-    assert {m["kind"] for m in custom} == {"KafkaTopic", "ServiceMonitor"}
+    assert {m["kind"] for m in custom} == {"KafkaTopic", "ServiceMonitor", "PrometheusRule"}
     for manifest in custom:
         crd_validator(manifest["apiVersion"], manifest["kind"]).validate(manifest)
 
@@ -223,6 +233,22 @@ def test_crd_schemas_can_fail() -> None:
     del topic["metadata"]["labels"]["strimzi.io/cluster"]  # type: ignore[index]
     topic["spec"]["partitions"] = 6  # type: ignore[index]
     assert not validator.is_valid(topic)
+    rules = crd_validator("monitoring.coreos.com/v1", "PrometheusRule")
+    rule = {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PrometheusRule",
+        "metadata": {"name": "r"},
+        "spec": {"groups": [{"name": "g", "rules": [{"alert": "A", "expr": "up == 0", "for": "5m"}]}]},
+    }
+    assert rules.is_valid(rule)
+    for broken in (
+        {"alert": "A", "expr": "up == 0", "for": "five minutes"},
+        {"alert": "A"},
+        {"alert": "A", "record": "r", "expr": "up"},
+        {"alert": "A", "expr": "up", "severity": "critical"},
+    ):
+        rule["spec"]["groups"][0]["rules"] = [broken]  # type: ignore[index]
+        assert not rules.is_valid(rule), broken
 
 
 WRONG_VALUES: dict[str, dict[str, Any]] = {
@@ -260,6 +286,10 @@ WRONG_VALUES: dict[str, dict[str, Any]] = {
     "database url inline": {"database": {"url": "postgresql+asyncpg://u:p@db/resonanz"}},
     "empty database secret": {"database": {"existingSecret": ""}},
     "partitions as a string": {"kafka": {"strimzi": {"topics": {"partitions": "6"}}}},
+    "dashboard label with a space": {"grafanaDashboard": {"enabled": True, "label": "grafana dashboard"}},
+    "dashboard label value as a number": {"grafanaDashboard": {"labelValue": 1}},
+    "unknown dashboard key": {"grafanaDashboard": {"folder": "Resonanz"}},
+    "rule labels as a list": {"prometheusRule": {"enabled": True, "labels": ["release"]}},
     "autoscaling without a target": {
         "roles": {"scoringWorker": {"autoscaling": {"enabled": True, "targetCPUUtilizationPercentage": None}}}
     },
@@ -339,9 +369,7 @@ def test_every_role_has_command_ports_probes_resources_and_a_non_root_read_only_
         if roles_env is not None:
             assert env[roles_env]["value"] == roles_value
         assert env["RESONANZ_OTEL_SERVICE_NAME"]["value"] == f"resonanz-{component}"
-        assert (
-            c["envFrom"][0]["configMapRef"]["name"] == of_kind(manifests, "ConfigMap")[0]["metadata"]["name"]
-        )
+        assert c["envFrom"][0]["configMapRef"]["name"] == settings_config_map(manifests)["metadata"]["name"]
         assert pod["automountServiceAccountToken"] is False
     cm = config_map(manifests)
     assert cm["RESONANZ_GRPC_HOST"] == "0.0.0.0"
@@ -384,6 +412,84 @@ def test_service_monitor_selects_the_metrics_ports(production_manifests: list[Ma
         if selector.items() <= s["metadata"]["labels"].items()
     ]
     assert len(selected) == len(ROLES)
+
+
+# -- the Grafana dashboard and the alert rules ----------------------------------------------------------
+
+
+def test_the_chart_ships_byte_identical_copies_of_deploy_observability() -> None:
+    files = CHART_DIR / "files"
+    assert sorted(p.name for p in files.iterdir()) == sorted(SHIPPED_FILES)
+    stale = [
+        name for name in SHIPPED_FILES if (files / name).read_bytes() != (OBSERVABILITY / name).read_bytes()
+    ]
+    sources = " ".join(f"deploy/observability/{name}" for name in SHIPPED_FILES)
+    assert not stale, (
+        f"helm/resonanz/files/ differs from deploy/observability/ for {stale} (Helm cannot read files "
+        f"outside the chart, so it ships copies); run: cp {sources} helm/resonanz/files/"
+    )
+
+
+def test_dashboard_and_rules_are_off_by_default(default_manifests: list[Manifest]) -> None:
+    assert len(of_kind(default_manifests, "ConfigMap")) == 1
+    assert not of_kind(default_manifests, "PrometheusRule")
+
+
+def dashboard_config_map(manifests: list[Manifest]) -> Manifest:
+    (cm,) = [m for m in of_kind(manifests, "ConfigMap") if m is not settings_config_map(manifests)]
+    return cm
+
+
+def test_the_dashboard_config_map_is_labelled_for_the_grafana_sidecar(
+    production_manifests: list[Manifest],
+) -> None:
+    cm = dashboard_config_map(production_manifests)
+    assert cm["metadata"]["name"] == f"{RELEASE}-resonanz-grafana-dashboard"
+    assert cm["metadata"]["namespace"] == NAMESPACE
+    assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
+    (key,) = cm["data"]
+    assert key.endswith(".json")
+    text = (OBSERVABILITY / "grafana-dashboard.json").read_text(encoding="utf-8")
+    assert cm["data"][key] == text.strip()  # unchanged: Helm does not template the file
+    assert json.loads(cm["data"][key])["uid"] == "resonanz-overview"
+    assert len(json.dumps(cm)) < 1024 * 1024  # a ConfigMap holds at most 1 MiB
+
+
+def test_the_dashboard_label_namespace_and_annotations_come_from_values(chart: helm_python.Chart) -> None:
+    dashboard = {
+        "enabled": True,
+        "label": "example.org/dashboard",
+        "labelValue": "resonanz",
+        "namespace": "monitoring",
+        "annotations": {"grafana_folder": "Resonanz"},
+    }
+    cm = dashboard_config_map(render(chart, {"grafanaDashboard": dashboard}))
+    assert cm["metadata"]["namespace"] == "monitoring"
+    assert cm["metadata"]["labels"]["example.org/dashboard"] == "resonanz"
+    assert "grafana_dashboard" not in cm["metadata"]["labels"]
+    assert cm["metadata"]["annotations"] == {"grafana_folder": "Resonanz"}
+    kubernetes_validate.validate(cm, KUBE_VERSION, strict=True)
+
+
+def test_the_prometheus_rule_carries_the_rules_file_unchanged(production_manifests: list[Manifest]) -> None:
+    (rule,) = of_kind(production_manifests, "PrometheusRule")
+    assert rule["apiVersion"] == "monitoring.coreos.com/v1"
+    assert rule["metadata"]["namespace"] == NAMESPACE
+    assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    assert rule["metadata"]["labels"]["app.kubernetes.io/instance"] == RELEASE
+    rules_file = yaml.safe_load((OBSERVABILITY / "prometheus-rules.yaml").read_text(encoding="utf-8"))
+    assert rule["spec"]["groups"] == rules_file["groups"]
+    alerts = [r for g in rule["spec"]["groups"] for r in g["rules"]]
+    assert len(alerts) >= 5
+    # Prometheus templates reach Prometheus as written, not expanded (or emptied) by Helm
+    assert "{{ $labels.service }}" in alerts[0]["annotations"]["summary"]
+    for alert in alerts:
+        # the rules select every namespace and keep it in each alert: several releases stay apart
+        groupings = re.findall(r"\bby \(([^)]*)\)", alert["expr"])
+        assert groupings, alert["alert"]
+        for grouping in groupings:
+            assert "namespace" in {label.strip() for label in grouping.split(",")}, alert["alert"]
+        assert "namespace=" not in alert["expr"].replace(" ", ""), alert["alert"]
 
 
 def test_network_policies_open_grpc_to_callers_and_metrics_to_monitoring(
