@@ -12,7 +12,7 @@ from resonanz_listening.app import ListeningApp
 from resonanz_publishing.app import PublishingApp
 from resonanz_scoring.app import ScoringApp
 from resonanz_sdk.broker import EmbeddedBroker
-from resonanz_sdk.eventbus import Topic, ensure_topics
+from resonanz_sdk.eventbus import Topic, ensure_topics, kafka_client_options
 from resonanz_sdk.plugins import PluginManager
 from resonanz_sdk.service import ServiceApp
 from resonanz_sdk.settings import Settings
@@ -53,7 +53,12 @@ class EmbeddedPlatform:
             self._stack.callback(self.broker.stop)
             self.settings = self.settings.model_copy(update={"kafka_bootstrap": self.broker.bootstrap})
             log.info("embedded broker listening on %s", self.broker.bootstrap)
-        await ensure_topics(self.settings.kafka_bootstrap, list(Topic), prefix=self.settings.topic_prefix)
+        await ensure_topics(
+            self.settings.kafka_bootstrap,
+            list(Topic),
+            prefix=self.settings.topic_prefix,
+            client_options=kafka_client_options(self.settings),
+        )
 
         self.plugins = PluginManager.from_setting(self.settings.plugins)
         self.plugins.load_entry_points()

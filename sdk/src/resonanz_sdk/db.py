@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 import weakref
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,23 @@ from sqlalchemy.util import await_only
 from sqlalchemy.util.concurrency import in_greenlet
 
 from resonanz_sdk.errors import ConfigurationError
+
+
+def _switch_to_wal(cursor: Any) -> None:
+    """``PRAGMA journal_mode=WAL``, retried: switching the mode of a database that another connection
+    is opening or migrating at that moment fails at once with "database is locked" (SQLite does not
+    run the busy handler for it). Once a database is in WAL mode the pragma is a cheap no-op."""
+    deadline = time.monotonic() + SQLITE_LOCK_TIMEOUT_SECONDS
+    delay = 0.01
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except Exception as exc:  # sqlite3's OperationalError, possibly wrapped by the async adapter
+            if "database is locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.25)
 
 
 def is_sqlite(url: str) -> bool:
@@ -112,9 +130,10 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
+            # The busy timeout first, so that the statements below wait for a lock held elsewhere.
+            cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_LOCK_TIMEOUT_SECONDS * 1000)}")
+            _switch_to_wal(cursor)
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
         SQLiteWriteGate().install(engine)

@@ -109,8 +109,8 @@ class Settings(BaseSettings):
     publishing_roles: str = Field(
         default="api,dispatcher,worker",
         description="Which parts of the publishing service this process runs (comma-separated: api, "
-        "dispatcher, worker); every process serves gRPC health. The dispatcher role also relays the "
-        "outbox and runs the sweeper.",
+        "dispatcher, worker); every process serves gRPC health. The dispatcher role also runs the "
+        "sweeper; dispatcher and worker both relay the outbox.",
     )
     scoring_roles: str = Field(
         default="api,worker",

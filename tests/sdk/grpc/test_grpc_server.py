@@ -129,3 +129,14 @@ async def test_call_metadata_carries_the_current_trace(
     assert metadata == (("x-resonanz-tenant", "acme"), ("traceparent", caller))
     (seen,) = scoring_double.traceparents  # type: ignore[attr-defined]
     assert trace_id_of(seen) == trace_id_of(caller)
+
+
+async def test_set_serving_reports_not_serving_and_back(
+    grpc_server: GrpcServer, channel: grpc.aio.Channel
+) -> None:
+    await grpc_server.set_serving(False)
+    for service in ("", *SERVICES):
+        assert await _health(channel, service) == health_pb2.HealthCheckResponse.NOT_SERVING
+    await grpc_server.set_serving(True)
+    for service in ("", *SERVICES):
+        assert await _health(channel, service) == health_pb2.HealthCheckResponse.SERVING

@@ -95,6 +95,17 @@ class GrpcServer:
         )
         return port
 
+    async def set_serving(self, serving: bool) -> None:
+        """Report every service (and the server as a whole, "") SERVING or NOT_SERVING, e.g. NOT_SERVING
+        when a background task the process exists for has died, so that a liveness probe restarts it."""
+        if self._health is None:
+            return
+        status = (
+            health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        for service in ("", *self._services):
+            await self._health.set(service, status)
+
     async def stop(self, grace: float = 5.0) -> None:
         """Say NOT_SERVING, refuse new calls and give in-flight ones ``grace`` seconds. Idempotent."""
         server, health = self._server, self._health

@@ -196,7 +196,7 @@ class PublishingApp:
                     client_options=kafka,
                 )
                 await consumer.start()
-                self._tasks.append(asyncio.create_task(consumer.run(), name="publishing worker"))
+                self._tasks.append(asyncio.create_task(self._consume(consumer), name="publishing worker"))
             if "api" in roles:
                 register = self._api(s, policy, limiter, accounts, media)
         self._server = GrpcServer(
@@ -268,6 +268,18 @@ class PublishingApp:
         creating posts for later does not cost a claim query each."""
         if due <= now_utc():
             self._dispatch_wake.set()
+
+    async def _consume(self, consumer: EventConsumer) -> None:
+        """Run the publish worker; if it dies, say NOT_SERVING so that a liveness probe restarts us."""
+        try:
+            await consumer.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("the publish.requests consumer stopped")
+            if self._server is not None:
+                await self._server.set_serving(False)
+            raise
 
     async def _sweep_once(self) -> None:
         if self.sweeper is not None:

@@ -127,6 +127,8 @@ class ScoringApp:
             raise
         except Exception:
             log.exception("the mentions.raw consumer stopped")
+            if self._server is not None:
+                await self._server.set_serving(False)  # a liveness probe restarts the process
             raise
 
     async def stop(self) -> None:
