@@ -84,3 +84,27 @@ async def test_stored_size_is_checked_against_the_manifest_not_the_callers_claim
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await running.stub.CreatePost(unknown, metadata=md())
     assert "media[0].id" in {v.field for v in field_violations(info.value)}
+
+
+async def test_media_a_pending_post_uses_cannot_be_deleted_until_the_post_is_final(running: Running) -> None:
+    stored = await upload(running, PNG_HEADER + b"\1" * 500)
+    request = pb.CreatePostRequest(
+        text="Entwurf mit Bild",
+        media=[MediaItem(id=stored.item.id)],
+        targets=[pb.TargetSpec(network="testnet", account="@acme")],
+        draft=True,
+    )
+    post = (await running.stub.CreatePost(request, metadata=md())).post
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{running.app.grpc_port}") as channel:
+        media = mpb_grpc.MediaServiceStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await media.DeleteMedia(mpb.DeleteMediaRequest(media_id=stored.item.id), metadata=md())
+        assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert post.id in (info.value.details() or "")
+        await media.GetMedia(mpb.GetMediaRequest(media_id=stored.item.id), metadata=md())  # still there
+
+        await running.stub.CancelPost(pb.CancelPostRequest(post_id=post.id), metadata=md())
+        await media.DeleteMedia(mpb.DeleteMediaRequest(media_id=stored.item.id), metadata=md())
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await media.GetMedia(mpb.GetMediaRequest(media_id=stored.item.id), metadata=md())
+        assert info.value.code() == grpc.StatusCode.NOT_FOUND

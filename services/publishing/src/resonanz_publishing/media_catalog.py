@@ -22,15 +22,16 @@ from collections.abc import AsyncIterator, Iterable
 from resonanz.common.v1.content_pb2 import MediaItem, MediaType
 from resonanz.publishing.v1 import media_service_pb2 as mpb
 from resonanz_sdk.db import session_factory
-from resonanz_sdk.errors import NotFoundError, ValidationError
+from resonanz_sdk.errors import FailedPreconditionError, NotFoundError, ValidationError
 from resonanz_sdk.grpc import Validator
-from sqlalchemy import delete, select
+from sqlalchemy import String, cast, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from resonanz_publishing.audit import record
 from resonanz_publishing.convert import now_utc, to_timestamp
 from resonanz_publishing.media_store import MediaStore
-from resonanz_publishing.models import MediaRow
+from resonanz_publishing.models import MediaRow, PostRow
+from resonanz_publishing.status import FINAL_POST_STATUSES
 
 logger = logging.getLogger(__name__)
 
@@ -246,7 +247,9 @@ class MediaCatalog:
         return row
 
     async def delete(self, tenant: str, media_id: str, actor: str) -> None:
-        """Remove the row (with an audit event), then the bytes. NotFoundError when there is no row.
+        """Remove the row (with an audit event), then the bytes. NotFoundError when there is no row;
+        FailedPreconditionError while a post that is not final yet (a draft, in review, scheduled or
+        publishing) still uses the media, naming the post — deleting it would make that post fail.
 
         The row goes first: if removing the bytes fails afterwards, an unreferenced object is left
         (logged), never a row whose bytes are gone.
@@ -261,6 +264,12 @@ class MediaCatalog:
             ).scalar_one_or_none()
             if row is None:
                 raise NotFoundError(f"media {media_id!r} not found")
+            user = await _open_post_using(session, tenant, media_uri(media_id))
+            if user is not None:
+                raise FailedPreconditionError(
+                    f"media {media_id!r} is used by post {user!r}, which is not published yet: "
+                    "remove it from the post or cancel the post first"
+                )
             key = row.storage_key
             result = await session.execute(
                 delete(MediaRow).where(MediaRow.tenant == tenant, MediaRow.id == media_id)
@@ -321,3 +330,22 @@ def stored_media_to_proto(row: MediaRow) -> mpb.StoredMedia:
         file_name=row.file_name,
         created_at=to_timestamp(row.created_at),
     )
+
+
+async def _open_post_using(session: AsyncSession, tenant: str, uri: str) -> str | None:
+    """The id of a post of ``tenant`` that is not final and refers to ``uri`` (in its media or a
+    variant's), or ``None``. Posts store media as protobuf JSON, so the URI is searched in that text."""
+    stmt = (
+        select(PostRow.id)
+        .where(
+            PostRow.tenant == tenant,
+            PostRow.status.not_in(FINAL_POST_STATUSES),
+            or_(
+                cast(PostRow.media, String).contains(uri, autoescape=True),
+                cast(PostRow.variants, String).contains(uri, autoescape=True),
+            ),
+        )
+        .limit(1)
+    )
+    post_id: str | None = (await session.execute(stmt)).scalar_one_or_none()
+    return post_id
