@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
@@ -64,7 +65,9 @@ _PROPAGATOR = TraceContextTextMapPropagator()
 _lock = threading.Lock()
 _configured: TracerProvider | None = None
 _installed: trace.TracerProvider | None = None
-_tracers: dict[int, trace.Tracer] = {}
+#: One tracer per provider, keyed by the provider object itself (weakly): an ``id()`` key could be
+#: reused by a new provider once an old one is garbage-collected, handing out a dead provider's tracer.
+_tracers: weakref.WeakKeyDictionary[trace.TracerProvider, trace.Tracer] = weakref.WeakKeyDictionary()
 
 
 def configure_tracing(settings: Settings, service_name: str) -> TracerProvider | None:
@@ -109,10 +112,10 @@ def tracer() -> trace.Tracer | None:
         provider = trace.get_tracer_provider()
         if isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider):
             return None
-    found = _tracers.get(id(provider))
+    found = _tracers.get(provider)
     if found is None:
         found = provider.get_tracer(_INSTRUMENTATION)
-        _tracers[id(provider)] = found
+        _tracers[provider] = found
     return found
 
 
