@@ -25,19 +25,19 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eresonanz/common/v1/score.proto\x12\x12resonanz.common.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc5\x02\n\x0cMentionScore\x12\x12\n\nmention_id\x18\x01 \x01(\t\x12\x0e\n\x06tenant\x18\x02 \x01(\t\x12\x10\n\x08language\x18\x03 \x01(\t\x12\x30\n\tsentiment\x18\x04 \x01(\x0e\x32\x1d.resonanz.common.v1.Sentiment\x12\x1c\n\x14sentiment_confidence\x18\x05 \x01(\x01\x12\x10\n\x08polarity\x18\x06 \x01(\x01\x12\x12\n\nengagement\x18\x07 \x01(\x03\x12\x17\n\x0f\x65ngagement_rate\x18\x08 \x01(\x01\x12\x17\n\x0f\x65stimated_reach\x18\t \x01(\x03\x12\x18\n\x10\x61uthor_influence\x18\n \x01(\x01\x12\x0e\n\x06scorer\x18\x0b \x01(\t\x12-\n\tscored_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"(\n\tTermCount\x12\x0c\n\x04term\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\"\xcd\x03\n\x0b\x42randScores\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\r\n\x05label\x18\x02 \x01(\t\x12\x30\n\x0cwindow_start\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nwindow_end\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rmention_count\x18\x05 \x01(\x03\x12\x16\n\x0epositive_count\x18\x06 \x01(\x03\x12\x15\n\rneutral_count\x18\x07 \x01(\x03\x12\x16\n\x0enegative_count\x18\x08 \x01(\x03\x12\x15\n\rnet_sentiment\x18\t \x01(\x01\x12\x13\n\x0btotal_reach\x18\n \x01(\x03\x12\x18\n\x10total_engagement\x18\x0b \x01(\x03\x12\x18\n\x10reputation_index\x18\x0c \x01(\x01\x12\x16\n\x0eshare_of_voice\x18\r \x01(\x01\x12\x33\n\x0ctop_hashtags\x18\x0e \x03(\x0b\x32\x1d.resonanz.common.v1.TermCount\x12\x32\n\x0btop_authors\x18\x0f \x03(\x0b\x32\x1d.resonanz.common.v1.TermCount*m\n\tSentiment\x12\x19\n\x15SENTIMENT_UNSPECIFIED\x10\x00\x12\x16\n\x12SENTIMENT_POSITIVE\x10\x01\x12\x15\n\x11SENTIMENT_NEUTRAL\x10\x02\x12\x16\n\x12SENTIMENT_NEGATIVE\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eresonanz/common/v1/score.proto\x12\x12resonanz.common.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x97\x03\n\x0cMentionScore\x12\x12\n\nmention_id\x18\x01 \x01(\t\x12\x0e\n\x06tenant\x18\x02 \x01(\t\x12\x10\n\x08language\x18\x03 \x01(\t\x12\x30\n\tsentiment\x18\x04 \x01(\x0e\x32\x1d.resonanz.common.v1.Sentiment\x12\x1c\n\x14sentiment_confidence\x18\x05 \x01(\x01\x12\x10\n\x08polarity\x18\x06 \x01(\x01\x12\x12\n\nengagement\x18\x07 \x01(\x03\x12\x17\n\x0f\x65ngagement_rate\x18\x08 \x01(\x01\x12\x17\n\x0f\x65stimated_reach\x18\t \x01(\x03\x12\x18\n\x10\x61uthor_influence\x18\n \x01(\x01\x12\x0e\n\x06scorer\x18\x0b \x01(\t\x12-\n\tscored_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1d\n\x15\x65stimated_impressions\x18\r \x01(\x03\x12\x14\n\x0c\x63\x61scade_size\x18\x0e \x01(\x03\x12\x1b\n\x13structural_virality\x18\x0f \x01(\x01\"(\n\tTermCount\x12\x0c\n\x04term\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\"\xf7\x04\n\x0b\x42randScores\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\r\n\x05label\x18\x02 \x01(\t\x12\x30\n\x0cwindow_start\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nwindow_end\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rmention_count\x18\x05 \x01(\x03\x12\x16\n\x0epositive_count\x18\x06 \x01(\x03\x12\x15\n\rneutral_count\x18\x07 \x01(\x03\x12\x16\n\x0enegative_count\x18\x08 \x01(\x03\x12\x15\n\rnet_sentiment\x18\t \x01(\x01\x12\x13\n\x0btotal_reach\x18\n \x01(\x03\x12\x18\n\x10total_engagement\x18\x0b \x01(\x03\x12\x18\n\x10reputation_index\x18\x0c \x01(\x01\x12\x16\n\x0eshare_of_voice\x18\r \x01(\x01\x12\x33\n\x0ctop_hashtags\x18\x0e \x03(\x0b\x32\x1d.resonanz.common.v1.TermCount\x12\x32\n\x0btop_authors\x18\x0f \x03(\x0b\x32\x1d.resonanz.common.v1.TermCount\x12\x30\n\ttop_links\x18\x10 \x03(\x0b\x32\x1d.resonanz.common.v1.TermCount\x12\x1e\n\x16previous_mention_count\x18\x11 \x01(\x03\x12\x1b\n\x13mention_count_delta\x18\x12 \x01(\x01\x12\x1e\n\x16previous_net_sentiment\x18\x13 \x01(\x01\x12\x19\n\x11total_impressions\x18\x14 \x01(\x03*m\n\tSentiment\x12\x19\n\x15SENTIMENT_UNSPECIFIED\x10\x00\x12\x16\n\x12SENTIMENT_POSITIVE\x10\x01\x12\x15\n\x11SENTIMENT_NEUTRAL\x10\x02\x12\x16\n\x12SENTIMENT_NEGATIVE\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'resonanz.common.v1.score_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SENTIMENT']._serialized_start=921
-  _globals['_SENTIMENT']._serialized_end=1030
+  _globals['_SENTIMENT']._serialized_start=1173
+  _globals['_SENTIMENT']._serialized_end=1282
   _globals['_MENTIONSCORE']._serialized_start=88
-  _globals['_MENTIONSCORE']._serialized_end=413
-  _globals['_TERMCOUNT']._serialized_start=415
-  _globals['_TERMCOUNT']._serialized_end=455
-  _globals['_BRANDSCORES']._serialized_start=458
-  _globals['_BRANDSCORES']._serialized_end=919
+  _globals['_MENTIONSCORE']._serialized_end=495
+  _globals['_TERMCOUNT']._serialized_start=497
+  _globals['_TERMCOUNT']._serialized_end=537
+  _globals['_BRANDSCORES']._serialized_start=540
+  _globals['_BRANDSCORES']._serialized_end=1171
 # @@protoc_insertion_point(module_scope)

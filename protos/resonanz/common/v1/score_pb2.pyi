@@ -56,6 +56,9 @@ class MentionScore(_message.Message):
     AUTHOR_INFLUENCE_FIELD_NUMBER: _builtins.int
     SCORER_FIELD_NUMBER: _builtins.int
     SCORED_AT_FIELD_NUMBER: _builtins.int
+    ESTIMATED_IMPRESSIONS_FIELD_NUMBER: _builtins.int
+    CASCADE_SIZE_FIELD_NUMBER: _builtins.int
+    STRUCTURAL_VIRALITY_FIELD_NUMBER: _builtins.int
     mention_id: _builtins.str
     tenant: _builtins.str
     language: _builtins.str
@@ -65,14 +68,22 @@ class MentionScore(_message.Message):
     polarity: _builtins.float
     """Polarity from -1 (negative) to +1 (positive)."""
     engagement: _builtins.int
-    """Likes + shares + replies + quotes."""
+    """Interactions, by the network's definition (docs/scoring/metrics.md): by default
+    likes + shares + replies + quotes.
+    """
     engagement_rate: _builtins.float
     """Engagement divided by the author's followers (0 when the author has none)."""
     estimated_reach: _builtins.int
+    """Distinct people who could have seen the mention: author plus resharers' followers, decayed."""
     author_influence: _builtins.float
     """0..1, from the author's followers on a log scale."""
     scorer: _builtins.str
     """Name of the sentiment scorer that produced this score."""
+    estimated_impressions: _builtins.int
+    """Times the mention was shown: the network's view count when it reports one, else estimated."""
+    cascade_size: _builtins.int
+    """Size of the reshare cascade this mention belongs to, and its structural virality."""
+    structural_virality: _builtins.float
     @_builtins.property
     def scored_at(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
@@ -90,10 +101,13 @@ class MentionScore(_message.Message):
         author_influence: _builtins.float = ...,
         scorer: _builtins.str = ...,
         scored_at: _timestamp_pb2.Timestamp | None = ...,
+        estimated_impressions: _builtins.int = ...,
+        cascade_size: _builtins.int = ...,
+        structural_virality: _builtins.float = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["scored_at", b"scored_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["author_influence", b"author_influence", "engagement", b"engagement", "engagement_rate", b"engagement_rate", "estimated_reach", b"estimated_reach", "language", b"language", "mention_id", b"mention_id", "polarity", b"polarity", "scored_at", b"scored_at", "scorer", b"scorer", "sentiment", b"sentiment", "sentiment_confidence", b"sentiment_confidence", "tenant", b"tenant"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["author_influence", b"author_influence", "cascade_size", b"cascade_size", "engagement", b"engagement", "engagement_rate", b"engagement_rate", "estimated_impressions", b"estimated_impressions", "estimated_reach", b"estimated_reach", "language", b"language", "mention_id", b"mention_id", "polarity", b"polarity", "scored_at", b"scored_at", "scorer", b"scorer", "sentiment", b"sentiment", "sentiment_confidence", b"sentiment_confidence", "structural_virality", b"structural_virality", "tenant", b"tenant"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -144,6 +158,11 @@ class BrandScores(_message.Message):
     SHARE_OF_VOICE_FIELD_NUMBER: _builtins.int
     TOP_HASHTAGS_FIELD_NUMBER: _builtins.int
     TOP_AUTHORS_FIELD_NUMBER: _builtins.int
+    TOP_LINKS_FIELD_NUMBER: _builtins.int
+    PREVIOUS_MENTION_COUNT_FIELD_NUMBER: _builtins.int
+    MENTION_COUNT_DELTA_FIELD_NUMBER: _builtins.int
+    PREVIOUS_NET_SENTIMENT_FIELD_NUMBER: _builtins.int
+    TOTAL_IMPRESSIONS_FIELD_NUMBER: _builtins.int
     tenant: _builtins.str
     label: _builtins.str
     mention_count: _builtins.int
@@ -158,6 +177,12 @@ class BrandScores(_message.Message):
     """-100..+100, reach-weighted, negative mentions weighted more than positive ones."""
     share_of_voice: _builtins.float
     """Share of this label's mentions among all labels of the tenant in the window, 0..1."""
+    previous_mention_count: _builtins.int
+    """The same figures for the window of the same length just before this one."""
+    mention_count_delta: _builtins.float
+    """(mention_count - previous_mention_count) / previous_mention_count; 0 without a previous count."""
+    previous_net_sentiment: _builtins.float
+    total_impressions: _builtins.int
     @_builtins.property
     def window_start(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -166,6 +191,8 @@ class BrandScores(_message.Message):
     def top_hashtags(self) -> _containers.RepeatedCompositeFieldContainer[Global___TermCount]: ...
     @_builtins.property
     def top_authors(self) -> _containers.RepeatedCompositeFieldContainer[Global___TermCount]: ...
+    @_builtins.property
+    def top_links(self) -> _containers.RepeatedCompositeFieldContainer[Global___TermCount]: ...
     def __init__(
         self,
         *,
@@ -184,10 +211,15 @@ class BrandScores(_message.Message):
         share_of_voice: _builtins.float = ...,
         top_hashtags: _abc.Iterable[Global___TermCount] | None = ...,
         top_authors: _abc.Iterable[Global___TermCount] | None = ...,
+        top_links: _abc.Iterable[Global___TermCount] | None = ...,
+        previous_mention_count: _builtins.int = ...,
+        mention_count_delta: _builtins.float = ...,
+        previous_net_sentiment: _builtins.float = ...,
+        total_impressions: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["window_end", b"window_end", "window_start", b"window_start"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["label", b"label", "mention_count", b"mention_count", "negative_count", b"negative_count", "net_sentiment", b"net_sentiment", "neutral_count", b"neutral_count", "positive_count", b"positive_count", "reputation_index", b"reputation_index", "share_of_voice", b"share_of_voice", "tenant", b"tenant", "top_authors", b"top_authors", "top_hashtags", b"top_hashtags", "total_engagement", b"total_engagement", "total_reach", b"total_reach", "window_end", b"window_end", "window_start", b"window_start"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["label", b"label", "mention_count", b"mention_count", "mention_count_delta", b"mention_count_delta", "negative_count", b"negative_count", "net_sentiment", b"net_sentiment", "neutral_count", b"neutral_count", "positive_count", b"positive_count", "previous_mention_count", b"previous_mention_count", "previous_net_sentiment", b"previous_net_sentiment", "reputation_index", b"reputation_index", "share_of_voice", b"share_of_voice", "tenant", b"tenant", "top_authors", b"top_authors", "top_hashtags", b"top_hashtags", "top_links", b"top_links", "total_engagement", b"total_engagement", "total_impressions", b"total_impressions", "total_reach", b"total_reach", "window_end", b"window_end", "window_start", b"window_start"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -23,6 +23,28 @@ else:
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class _EngagementSubject:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _EngagementSubjectEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_EngagementSubject.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ENGAGEMENT_SUBJECT_UNSPECIFIED: _EngagementSubject.ValueType  # 0
+    ENGAGEMENT_SUBJECT_OWN_POST: _EngagementSubject.ValueType  # 1
+    """A post the brand published through the publishing service."""
+    ENGAGEMENT_SUBJECT_MENTION: _EngagementSubject.ValueType  # 2
+    """A mention collected by listening."""
+
+class EngagementSubject(_EngagementSubject, metaclass=_EngagementSubjectEnumTypeWrapper):
+    """What an engagement update is about."""
+
+ENGAGEMENT_SUBJECT_UNSPECIFIED: EngagementSubject.ValueType  # 0
+ENGAGEMENT_SUBJECT_OWN_POST: EngagementSubject.ValueType  # 1
+"""A post the brand published through the publishing service."""
+ENGAGEMENT_SUBJECT_MENTION: EngagementSubject.ValueType  # 2
+"""A mention collected by listening."""
+Global___EngagementSubject: _TypeAlias = EngagementSubject  # noqa: Y015
+
 class _AlertKind:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -31,14 +53,39 @@ class _AlertKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AlertKind.V
     DESCRIPTOR: _descriptor.EnumDescriptor
     ALERT_KIND_UNSPECIFIED: _AlertKind.ValueType  # 0
     ALERT_KIND_NEGATIVE_SPIKE: _AlertKind.ValueType  # 1
+    """Negative mentions per bucket far above their baseline."""
     ALERT_KIND_VOLUME_SPIKE: _AlertKind.ValueType  # 2
+    """All mentions per bucket far above their baseline."""
+    ALERT_KIND_NEGATIVE_REACH_SPIKE: _AlertKind.ValueType  # 3
+    """Reach of negative mentions per bucket far above its baseline."""
 
 class AlertKind(_AlertKind, metaclass=_AlertKindEnumTypeWrapper): ...
 
 ALERT_KIND_UNSPECIFIED: AlertKind.ValueType  # 0
 ALERT_KIND_NEGATIVE_SPIKE: AlertKind.ValueType  # 1
+"""Negative mentions per bucket far above their baseline."""
 ALERT_KIND_VOLUME_SPIKE: AlertKind.ValueType  # 2
+"""All mentions per bucket far above their baseline."""
+ALERT_KIND_NEGATIVE_REACH_SPIKE: AlertKind.ValueType  # 3
+"""Reach of negative mentions per bucket far above its baseline."""
 Global___AlertKind: _TypeAlias = AlertKind  # noqa: Y015
+
+class _AlertSeverity:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _AlertSeverityEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AlertSeverity.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ALERT_SEVERITY_UNSPECIFIED: _AlertSeverity.ValueType  # 0
+    ALERT_SEVERITY_WARNING: _AlertSeverity.ValueType  # 1
+    ALERT_SEVERITY_CRITICAL: _AlertSeverity.ValueType  # 2
+
+class AlertSeverity(_AlertSeverity, metaclass=_AlertSeverityEnumTypeWrapper): ...
+
+ALERT_SEVERITY_UNSPECIFIED: AlertSeverity.ValueType  # 0
+ALERT_SEVERITY_WARNING: AlertSeverity.ValueType  # 1
+ALERT_SEVERITY_CRITICAL: AlertSeverity.ValueType  # 2
+Global___AlertSeverity: _TypeAlias = AlertSeverity  # noqa: Y015
 
 @_typing.final
 class EventEnvelope(_message.Message):
@@ -258,7 +305,9 @@ Global___MentionScored: _TypeAlias = MentionScored  # noqa: Y015
 
 @_typing.final
 class EngagementUpdated(_message.Message):
-    """Fresh engagement counts for a post or mention. Key: "<network>:<external_id>"."""
+    """Fresh engagement counts for a post or mention, measured by listening on a decaying schedule.
+    Key: "<network>:<external_id>" (the mention id form, also for the brand's own posts).
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -266,12 +315,29 @@ class EngagementUpdated(_message.Message):
     EXTERNAL_ID_FIELD_NUMBER: _builtins.int
     ENGAGEMENT_FIELD_NUMBER: _builtins.int
     MEASURED_AT_FIELD_NUMBER: _builtins.int
+    MENTION_ID_FIELD_NUMBER: _builtins.int
+    SUBJECT_FIELD_NUMBER: _builtins.int
+    POST_ID_FIELD_NUMBER: _builtins.int
+    CAMPAIGN_ID_FIELD_NUMBER: _builtins.int
+    ACCOUNT_FIELD_NUMBER: _builtins.int
+    PUBLISHED_AT_FIELD_NUMBER: _builtins.int
     network: _builtins.str
     external_id: _builtins.str
+    mention_id: _builtins.str
+    """"<network>:<external_id>"."""
+    subject: Global___EngagementSubject.ValueType
+    post_id: _builtins.str
+    """For the brand's own posts: the publishing post id, campaign and account it was posted from."""
+    campaign_id: _builtins.str
+    account: _builtins.str
     @_builtins.property
     def engagement(self) -> _mention_pb2.EngagementCounts: ...
     @_builtins.property
     def measured_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def published_at(self) -> _timestamp_pb2.Timestamp:
+        """When the post itself was published; refresh intervals decay from this time."""
+
     def __init__(
         self,
         *,
@@ -279,10 +345,16 @@ class EngagementUpdated(_message.Message):
         external_id: _builtins.str = ...,
         engagement: _mention_pb2.EngagementCounts | None = ...,
         measured_at: _timestamp_pb2.Timestamp | None = ...,
+        mention_id: _builtins.str = ...,
+        subject: Global___EngagementSubject.ValueType = ...,
+        post_id: _builtins.str = ...,
+        campaign_id: _builtins.str = ...,
+        account: _builtins.str = ...,
+        published_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["engagement", b"engagement", "measured_at", b"measured_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["engagement", b"engagement", "measured_at", b"measured_at", "published_at", b"published_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["engagement", b"engagement", "external_id", b"external_id", "measured_at", b"measured_at", "network", b"network"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "campaign_id", b"campaign_id", "engagement", b"engagement", "external_id", b"external_id", "measured_at", b"measured_at", "mention_id", b"mention_id", "network", b"network", "post_id", b"post_id", "published_at", b"published_at", "subject", b"subject"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -290,7 +362,9 @@ Global___EngagementUpdated: _TypeAlias = EngagementUpdated  # noqa: Y015
 
 @_typing.final
 class Alert(_message.Message):
-    """Something a marketer must look at now. Key: label."""
+    """Something a marketer must look at now: a crisis signal for one label. One crisis raises one
+    alert (a cooldown suppresses repeats while the spike lasts). Key: "<tenant>:<label>".
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -302,16 +376,33 @@ class Alert(_message.Message):
     BASELINE_FIELD_NUMBER: _builtins.int
     WINDOW_START_FIELD_NUMBER: _builtins.int
     WINDOW_END_FIELD_NUMBER: _builtins.int
+    TENANT_FIELD_NUMBER: _builtins.int
+    SEVERITY_FIELD_NUMBER: _builtins.int
+    Z_SCORE_FIELD_NUMBER: _builtins.int
+    RAISED_AT_FIELD_NUMBER: _builtins.int
+    SAMPLE_MENTION_IDS_FIELD_NUMBER: _builtins.int
     id: _builtins.str
+    """Deterministic for (tenant, label, kind, window_start), so a re-emission is de-duplicated."""
     label: _builtins.str
     kind: Global___AlertKind.ValueType
     message: _builtins.str
     observed: _builtins.float
+    """The value in the spiking window and its baseline (EWMA of earlier windows)."""
     baseline: _builtins.float
+    tenant: _builtins.str
+    severity: Global___AlertSeverity.ValueType
+    z_score: _builtins.float
+    """(observed - baseline) / baseline standard deviation."""
     @_builtins.property
     def window_start(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def window_end(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def raised_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def sample_mention_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """A few of the mentions behind the spike, most reach first."""
+
     def __init__(
         self,
         *,
@@ -323,10 +414,15 @@ class Alert(_message.Message):
         baseline: _builtins.float = ...,
         window_start: _timestamp_pb2.Timestamp | None = ...,
         window_end: _timestamp_pb2.Timestamp | None = ...,
+        tenant: _builtins.str = ...,
+        severity: Global___AlertSeverity.ValueType = ...,
+        z_score: _builtins.float = ...,
+        raised_at: _timestamp_pb2.Timestamp | None = ...,
+        sample_mention_ids: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["window_end", b"window_end", "window_start", b"window_start"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["raised_at", b"raised_at", "window_end", b"window_end", "window_start", b"window_start"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["baseline", b"baseline", "id", b"id", "kind", b"kind", "label", b"label", "message", b"message", "observed", b"observed", "window_end", b"window_end", "window_start", b"window_start"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["baseline", b"baseline", "id", b"id", "kind", b"kind", "label", b"label", "message", b"message", "observed", b"observed", "raised_at", b"raised_at", "sample_mention_ids", b"sample_mention_ids", "severity", b"severity", "tenant", b"tenant", "window_end", b"window_end", "window_start", b"window_start", "z_score", b"z_score"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -26,13 +26,15 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from resonanz.common.v1 import mention_pb2 as resonanz_dot_common_dot_v1_dot_mention__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n-resonanz/listening/v1/listening_service.proto\x12\x15resonanz.listening.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a resonanz/common/v1/mention.proto\"\x97\x01\n\x12\x43reateQueryRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nexpression\x18\x02 \x01(\t\x12\x11\n\tlanguages\x18\x03 \x03(\t\x12\x10\n\x08networks\x18\x04 \x03(\t\x12\r\n\x05label\x18\x05 \x01(\t\x12+\n\x04role\x18\x06 \x01(\x0e\x32\x1d.resonanz.common.v1.QueryRole\"H\n\x13\x43reateQueryResponse\x12\x31\n\x05query\x18\x01 \x01(\x0b\x32\".resonanz.common.v1.ListeningQuery\"#\n\x0fGetQueryRequest\x12\x10\n\x08query_id\x18\x01 \x01(\t\"E\n\x10GetQueryResponse\x12\x31\n\x05query\x18\x01 \x01(\x0b\x32\".resonanz.common.v1.ListeningQuery\";\n\x12ListQueriesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"c\n\x13ListQueriesResponse\x12\x33\n\x07queries\x18\x01 \x03(\x0b\x32\".resonanz.common.v1.ListeningQuery\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"&\n\x12\x44\x65leteQueryRequest\x12\x10\n\x08query_id\x18\x01 \x01(\t\"\x15\n\x13\x44\x65leteQueryResponse\"t\n\x15StreamMentionsRequest\x12\x0e\n\x06\x63ursor\x18\x01 \x01(\t\x12\x0e\n\x06labels\x18\x02 \x03(\t\x12\x10\n\x08networks\x18\x03 \x03(\t\x12)\n\x05since\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"V\n\x16StreamMentionsResponse\x12,\n\x07mention\x18\x01 \x01(\x0b\x32\x1b.resonanz.common.v1.Mention\x12\x0e\n\x06\x63ursor\x18\x02 \x01(\t\"\\\n\x15SearchMentionsRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x0e\n\x06labels\x18\x02 \x03(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"`\n\x16SearchMentionsResponse\x12-\n\x08mentions\x18\x01 \x03(\x0b\x32\x1b.resonanz.common.v1.Mention\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\x81\x05\n\x10ListeningService\x12\x64\n\x0b\x43reateQuery\x12).resonanz.listening.v1.CreateQueryRequest\x1a*.resonanz.listening.v1.CreateQueryResponse\x12[\n\x08GetQuery\x12&.resonanz.listening.v1.GetQueryRequest\x1a\'.resonanz.listening.v1.GetQueryResponse\x12\x64\n\x0bListQueries\x12).resonanz.listening.v1.ListQueriesRequest\x1a*.resonanz.listening.v1.ListQueriesResponse\x12\x64\n\x0b\x44\x65leteQuery\x12).resonanz.listening.v1.DeleteQueryRequest\x1a*.resonanz.listening.v1.DeleteQueryResponse\x12o\n\x0eStreamMentions\x12,.resonanz.listening.v1.StreamMentionsRequest\x1a-.resonanz.listening.v1.StreamMentionsResponse0\x01\x12m\n\x0eSearchMentions\x12,.resonanz.listening.v1.SearchMentionsRequest\x1a-.resonanz.listening.v1.SearchMentionsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n-resonanz/listening/v1/listening_service.proto\x12\x15resonanz.listening.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a resonanz/common/v1/mention.proto\"\x97\x01\n\x12\x43reateQueryRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nexpression\x18\x02 \x01(\t\x12\x11\n\tlanguages\x18\x03 \x03(\t\x12\x10\n\x08networks\x18\x04 \x03(\t\x12\r\n\x05label\x18\x05 \x01(\t\x12+\n\x04role\x18\x06 \x01(\x0e\x32\x1d.resonanz.common.v1.QueryRole\"H\n\x13\x43reateQueryResponse\x12\x31\n\x05query\x18\x01 \x01(\x0b\x32\".resonanz.common.v1.ListeningQuery\"#\n\x0fGetQueryRequest\x12\x10\n\x08query_id\x18\x01 \x01(\t\"E\n\x10GetQueryResponse\x12\x31\n\x05query\x18\x01 \x01(\x0b\x32\".resonanz.common.v1.ListeningQuery\";\n\x12ListQueriesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"c\n\x13ListQueriesResponse\x12\x33\n\x07queries\x18\x01 \x03(\x0b\x32\".resonanz.common.v1.ListeningQuery\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xcf\x01\n\x12UpdateQueryRequest\x12\x10\n\x08query_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x12\n\nexpression\x18\x03 \x01(\t\x12\x11\n\tlanguages\x18\x04 \x03(\t\x12\x10\n\x08networks\x18\x05 \x03(\t\x12\r\n\x05label\x18\x06 \x01(\t\x12+\n\x04role\x18\x07 \x01(\x0e\x32\x1d.resonanz.common.v1.QueryRole\x12\x0f\n\x07\x65nabled\x18\x08 \x01(\x08\x12\x13\n\x0bupdate_mask\x18\t \x03(\t\"H\n\x13UpdateQueryResponse\x12\x31\n\x05query\x18\x01 \x01(\x0b\x32\".resonanz.common.v1.ListeningQuery\")\n\x15GetQueryStatusRequest\x12\x10\n\x08query_id\x18\x01 \x01(\t\"\x8c\x02\n\x0f\x43ollectionState\x12\x0f\n\x07network\x18\x01 \x01(\t\x12\r\n\x05owner\x18\x02 \x01(\t\x12\x34\n\x10lease_expires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0elast_polled_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rbackoff_until\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nlast_error\x18\x06 \x01(\t\x12\x1a\n\x12mentions_collected\x18\x07 \x01(\x03\x12\x0c\n\x04mode\x18\x08 \x01(\t\"R\n\x16GetQueryStatusResponse\x12\x38\n\x08networks\x18\x01 \x03(\x0b\x32&.resonanz.listening.v1.CollectionState\"&\n\x12\x44\x65leteQueryRequest\x12\x10\n\x08query_id\x18\x01 \x01(\t\"\x15\n\x13\x44\x65leteQueryResponse\"\x87\x01\n\x15StreamMentionsRequest\x12\x0e\n\x06\x63ursor\x18\x01 \x01(\t\x12\x0e\n\x06labels\x18\x02 \x03(\t\x12\x10\n\x08networks\x18\x03 \x03(\t\x12)\n\x05since\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tquery_ids\x18\x05 \x03(\t\"V\n\x16StreamMentionsResponse\x12,\n\x07mention\x18\x01 \x01(\x0b\x32\x1b.resonanz.common.v1.Mention\x12\x0e\n\x06\x63ursor\x18\x02 \x01(\t\"\xea\x01\n\x15SearchMentionsRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x0e\n\x06labels\x18\x02 \x03(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\x12\x10\n\x08networks\x18\x05 \x03(\t\x12\x11\n\tquery_ids\x18\x06 \x03(\t\x12)\n\x05since\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tlanguages\x18\t \x03(\t\"`\n\x16SearchMentionsResponse\x12-\n\x08mentions\x18\x01 \x03(\x0b\x32\x1b.resonanz.common.v1.Mention\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x9f\x01\n\x0f\x42\x61\x63kfillRequest\x12\x10\n\x08query_id\x18\x01 \x01(\t\x12)\n\x05since\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08networks\x18\x04 \x03(\t\x12\x12\n\nrequest_id\x18\x05 \x01(\t\"\xd6\x01\n\x17\x42\x61\x63kfillNetworkProgress\x12\x0f\n\x07network\x18\x01 \x01(\t\x12\x33\n\x05state\x18\x02 \x01(\x0e\x32$.resonanz.listening.v1.BackfillState\x12\x0f\n\x07\x66\x65tched\x18\x03 \x01(\x03\x12\x11\n\tcollected\x18\x04 \x01(\x03\x12+\n\x07reached\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rfraction_done\x18\x06 \x01(\x01\x12\r\n\x05\x65rror\x18\x07 \x01(\t\"\xb1\x03\n\x10\x42\x61\x63kfillProgress\x12\x13\n\x0b\x62\x61\x63kfill_id\x18\x01 \x01(\t\x12\x10\n\x08query_id\x18\x02 \x01(\t\x12\x33\n\x05state\x18\x03 \x01(\x0e\x32$.resonanz.listening.v1.BackfillState\x12)\n\x05since\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rfraction_done\x18\x06 \x01(\x01\x12\x0f\n\x07\x66\x65tched\x18\x07 \x01(\x03\x12\x11\n\tcollected\x18\x08 \x01(\x03\x12@\n\x08networks\x18\t \x03(\x0b\x32..resonanz.listening.v1.BackfillNetworkProgress\x12.\n\ncreated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x65rror\x18\x0c \x01(\t\"M\n\x10\x42\x61\x63kfillResponse\x12\x39\n\x08\x62\x61\x63kfill\x18\x01 \x01(\x0b\x32\'.resonanz.listening.v1.BackfillProgress\"R\n\x15WatchBackfillResponse\x12\x39\n\x08\x62\x61\x63kfill\x18\x01 \x01(\x0b\x32\'.resonanz.listening.v1.BackfillProgress\")\n\x12GetBackfillRequest\x12\x13\n\x0b\x62\x61\x63kfill_id\x18\x01 \x01(\t\"P\n\x13GetBackfillResponse\x12\x39\n\x08\x62\x61\x63kfill\x18\x01 \x01(\x0b\x32\'.resonanz.listening.v1.BackfillProgress\"O\n\x14ListBackfillsRequest\x12\x10\n\x08query_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"l\n\x15ListBackfillsResponse\x12:\n\tbackfills\x18\x01 \x03(\x0b\x32\'.resonanz.listening.v1.BackfillProgress\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"+\n\x14WatchBackfillRequest\x12\x13\n\x0b\x62\x61\x63kfill_id\x18\x01 \x01(\t\",\n\x15\x43\x61ncelBackfillRequest\x12\x13\n\x0b\x62\x61\x63kfill_id\x18\x01 \x01(\t\"S\n\x16\x43\x61ncelBackfillResponse\x12\x39\n\x08\x62\x61\x63kfill\x18\x01 \x01(\x0b\x32\'.resonanz.listening.v1.BackfillProgress*\xbe\x01\n\rBackfillState\x12\x1e\n\x1a\x42\x41\x43KFILL_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x42\x41\x43KFILL_STATE_PENDING\x10\x01\x12\x1a\n\x16\x42\x41\x43KFILL_STATE_RUNNING\x10\x02\x12\x1c\n\x18\x42\x41\x43KFILL_STATE_SUCCEEDED\x10\x03\x12\x19\n\x15\x42\x41\x43KFILL_STATE_FAILED\x10\x04\x12\x1c\n\x18\x42\x41\x43KFILL_STATE_CANCELLED\x10\x05\x32\xe4\n\n\x10ListeningService\x12\x64\n\x0b\x43reateQuery\x12).resonanz.listening.v1.CreateQueryRequest\x1a*.resonanz.listening.v1.CreateQueryResponse\x12[\n\x08GetQuery\x12&.resonanz.listening.v1.GetQueryRequest\x1a\'.resonanz.listening.v1.GetQueryResponse\x12\x64\n\x0bListQueries\x12).resonanz.listening.v1.ListQueriesRequest\x1a*.resonanz.listening.v1.ListQueriesResponse\x12\x64\n\x0bUpdateQuery\x12).resonanz.listening.v1.UpdateQueryRequest\x1a*.resonanz.listening.v1.UpdateQueryResponse\x12\x64\n\x0b\x44\x65leteQuery\x12).resonanz.listening.v1.DeleteQueryRequest\x1a*.resonanz.listening.v1.DeleteQueryResponse\x12m\n\x0eGetQueryStatus\x12,.resonanz.listening.v1.GetQueryStatusRequest\x1a-.resonanz.listening.v1.GetQueryStatusResponse\x12o\n\x0eStreamMentions\x12,.resonanz.listening.v1.StreamMentionsRequest\x1a-.resonanz.listening.v1.StreamMentionsResponse0\x01\x12m\n\x0eSearchMentions\x12,.resonanz.listening.v1.SearchMentionsRequest\x1a-.resonanz.listening.v1.SearchMentionsResponse\x12]\n\x08\x42\x61\x63kfill\x12&.resonanz.listening.v1.BackfillRequest\x1a\'.resonanz.listening.v1.BackfillResponse0\x01\x12\x64\n\x0bGetBackfill\x12).resonanz.listening.v1.GetBackfillRequest\x1a*.resonanz.listening.v1.GetBackfillResponse\x12j\n\rListBackfills\x12+.resonanz.listening.v1.ListBackfillsRequest\x1a,.resonanz.listening.v1.ListBackfillsResponse\x12l\n\rWatchBackfill\x12+.resonanz.listening.v1.WatchBackfillRequest\x1a,.resonanz.listening.v1.WatchBackfillResponse0\x01\x12m\n\x0e\x43\x61ncelBackfill\x12,.resonanz.listening.v1.CancelBackfillRequest\x1a-.resonanz.listening.v1.CancelBackfillResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'resonanz.listening.v1.listening_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_BACKFILLSTATE']._serialized_start=3414
+  _globals['_BACKFILLSTATE']._serialized_end=3604
   _globals['_CREATEQUERYREQUEST']._serialized_start=140
   _globals['_CREATEQUERYREQUEST']._serialized_end=291
   _globals['_CREATEQUERYRESPONSE']._serialized_start=293
@@ -45,18 +47,52 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTQUERIESREQUEST']._serialized_end=534
   _globals['_LISTQUERIESRESPONSE']._serialized_start=536
   _globals['_LISTQUERIESRESPONSE']._serialized_end=635
-  _globals['_DELETEQUERYREQUEST']._serialized_start=637
-  _globals['_DELETEQUERYREQUEST']._serialized_end=675
-  _globals['_DELETEQUERYRESPONSE']._serialized_start=677
-  _globals['_DELETEQUERYRESPONSE']._serialized_end=698
-  _globals['_STREAMMENTIONSREQUEST']._serialized_start=700
-  _globals['_STREAMMENTIONSREQUEST']._serialized_end=816
-  _globals['_STREAMMENTIONSRESPONSE']._serialized_start=818
-  _globals['_STREAMMENTIONSRESPONSE']._serialized_end=904
-  _globals['_SEARCHMENTIONSREQUEST']._serialized_start=906
-  _globals['_SEARCHMENTIONSREQUEST']._serialized_end=998
-  _globals['_SEARCHMENTIONSRESPONSE']._serialized_start=1000
-  _globals['_SEARCHMENTIONSRESPONSE']._serialized_end=1096
-  _globals['_LISTENINGSERVICE']._serialized_start=1099
-  _globals['_LISTENINGSERVICE']._serialized_end=1740
+  _globals['_UPDATEQUERYREQUEST']._serialized_start=638
+  _globals['_UPDATEQUERYREQUEST']._serialized_end=845
+  _globals['_UPDATEQUERYRESPONSE']._serialized_start=847
+  _globals['_UPDATEQUERYRESPONSE']._serialized_end=919
+  _globals['_GETQUERYSTATUSREQUEST']._serialized_start=921
+  _globals['_GETQUERYSTATUSREQUEST']._serialized_end=962
+  _globals['_COLLECTIONSTATE']._serialized_start=965
+  _globals['_COLLECTIONSTATE']._serialized_end=1233
+  _globals['_GETQUERYSTATUSRESPONSE']._serialized_start=1235
+  _globals['_GETQUERYSTATUSRESPONSE']._serialized_end=1317
+  _globals['_DELETEQUERYREQUEST']._serialized_start=1319
+  _globals['_DELETEQUERYREQUEST']._serialized_end=1357
+  _globals['_DELETEQUERYRESPONSE']._serialized_start=1359
+  _globals['_DELETEQUERYRESPONSE']._serialized_end=1380
+  _globals['_STREAMMENTIONSREQUEST']._serialized_start=1383
+  _globals['_STREAMMENTIONSREQUEST']._serialized_end=1518
+  _globals['_STREAMMENTIONSRESPONSE']._serialized_start=1520
+  _globals['_STREAMMENTIONSRESPONSE']._serialized_end=1606
+  _globals['_SEARCHMENTIONSREQUEST']._serialized_start=1609
+  _globals['_SEARCHMENTIONSREQUEST']._serialized_end=1843
+  _globals['_SEARCHMENTIONSRESPONSE']._serialized_start=1845
+  _globals['_SEARCHMENTIONSRESPONSE']._serialized_end=1941
+  _globals['_BACKFILLREQUEST']._serialized_start=1944
+  _globals['_BACKFILLREQUEST']._serialized_end=2103
+  _globals['_BACKFILLNETWORKPROGRESS']._serialized_start=2106
+  _globals['_BACKFILLNETWORKPROGRESS']._serialized_end=2320
+  _globals['_BACKFILLPROGRESS']._serialized_start=2323
+  _globals['_BACKFILLPROGRESS']._serialized_end=2756
+  _globals['_BACKFILLRESPONSE']._serialized_start=2758
+  _globals['_BACKFILLRESPONSE']._serialized_end=2835
+  _globals['_WATCHBACKFILLRESPONSE']._serialized_start=2837
+  _globals['_WATCHBACKFILLRESPONSE']._serialized_end=2919
+  _globals['_GETBACKFILLREQUEST']._serialized_start=2921
+  _globals['_GETBACKFILLREQUEST']._serialized_end=2962
+  _globals['_GETBACKFILLRESPONSE']._serialized_start=2964
+  _globals['_GETBACKFILLRESPONSE']._serialized_end=3044
+  _globals['_LISTBACKFILLSREQUEST']._serialized_start=3046
+  _globals['_LISTBACKFILLSREQUEST']._serialized_end=3125
+  _globals['_LISTBACKFILLSRESPONSE']._serialized_start=3127
+  _globals['_LISTBACKFILLSRESPONSE']._serialized_end=3235
+  _globals['_WATCHBACKFILLREQUEST']._serialized_start=3237
+  _globals['_WATCHBACKFILLREQUEST']._serialized_end=3280
+  _globals['_CANCELBACKFILLREQUEST']._serialized_start=3282
+  _globals['_CANCELBACKFILLREQUEST']._serialized_end=3326
+  _globals['_CANCELBACKFILLRESPONSE']._serialized_start=3328
+  _globals['_CANCELBACKFILLRESPONSE']._serialized_end=3411
+  _globals['_LISTENINGSERVICE']._serialized_start=3607
+  _globals['_LISTENINGSERVICE']._serialized_end=4987
 # @@protoc_insertion_point(module_scope)

@@ -8,6 +8,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from resonanz.common.v1 import mention_pb2 as _mention_pb2
 import builtins as _builtins
 import sys
@@ -19,6 +20,29 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _BackfillState:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _BackfillStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_BackfillState.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    BACKFILL_STATE_UNSPECIFIED: _BackfillState.ValueType  # 0
+    BACKFILL_STATE_PENDING: _BackfillState.ValueType  # 1
+    BACKFILL_STATE_RUNNING: _BackfillState.ValueType  # 2
+    BACKFILL_STATE_SUCCEEDED: _BackfillState.ValueType  # 3
+    BACKFILL_STATE_FAILED: _BackfillState.ValueType  # 4
+    BACKFILL_STATE_CANCELLED: _BackfillState.ValueType  # 5
+
+class BackfillState(_BackfillState, metaclass=_BackfillStateEnumTypeWrapper): ...
+
+BACKFILL_STATE_UNSPECIFIED: BackfillState.ValueType  # 0
+BACKFILL_STATE_PENDING: BackfillState.ValueType  # 1
+BACKFILL_STATE_RUNNING: BackfillState.ValueType  # 2
+BACKFILL_STATE_SUCCEEDED: BackfillState.ValueType  # 3
+BACKFILL_STATE_FAILED: BackfillState.ValueType  # 4
+BACKFILL_STATE_CANCELLED: BackfillState.ValueType  # 5
+Global___BackfillState: _TypeAlias = BackfillState  # noqa: Y015
 
 @_typing.final
 class CreateQueryRequest(_message.Message):
@@ -161,6 +185,162 @@ class ListQueriesResponse(_message.Message):
 Global___ListQueriesResponse: _TypeAlias = ListQueriesResponse  # noqa: Y015
 
 @_typing.final
+class UpdateQueryRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUERY_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    EXPRESSION_FIELD_NUMBER: _builtins.int
+    LANGUAGES_FIELD_NUMBER: _builtins.int
+    NETWORKS_FIELD_NUMBER: _builtins.int
+    LABEL_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
+    ENABLED_FIELD_NUMBER: _builtins.int
+    UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    query_id: _builtins.str
+    name: _builtins.str
+    expression: _builtins.str
+    label: _builtins.str
+    role: _mention_pb2.QueryRole.ValueType
+    enabled: _builtins.bool
+    @_builtins.property
+    def languages(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def networks(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def update_mask(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Field names to change: name, expression, languages, networks, label, role, enabled.
+        Empty means every non-default field given (so `enabled=false` needs the mask).
+        """
+
+    def __init__(
+        self,
+        *,
+        query_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        expression: _builtins.str = ...,
+        languages: _abc.Iterable[_builtins.str] | None = ...,
+        networks: _abc.Iterable[_builtins.str] | None = ...,
+        label: _builtins.str = ...,
+        role: _mention_pb2.QueryRole.ValueType = ...,
+        enabled: _builtins.bool = ...,
+        update_mask: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["enabled", b"enabled", "expression", b"expression", "label", b"label", "languages", b"languages", "name", b"name", "networks", b"networks", "query_id", b"query_id", "role", b"role", "update_mask", b"update_mask"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateQueryRequest: _TypeAlias = UpdateQueryRequest  # noqa: Y015
+
+@_typing.final
+class UpdateQueryResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUERY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def query(self) -> _mention_pb2.ListeningQuery: ...
+    def __init__(
+        self,
+        *,
+        query: _mention_pb2.ListeningQuery | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["query", b"query"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["query", b"query"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateQueryResponse: _TypeAlias = UpdateQueryResponse  # noqa: Y015
+
+@_typing.final
+class GetQueryStatusRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUERY_ID_FIELD_NUMBER: _builtins.int
+    query_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        query_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["query_id", b"query_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetQueryStatusRequest: _TypeAlias = GetQueryStatusRequest  # noqa: Y015
+
+@_typing.final
+class CollectionState(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NETWORK_FIELD_NUMBER: _builtins.int
+    OWNER_FIELD_NUMBER: _builtins.int
+    LEASE_EXPIRES_AT_FIELD_NUMBER: _builtins.int
+    LAST_POLLED_AT_FIELD_NUMBER: _builtins.int
+    BACKOFF_UNTIL_FIELD_NUMBER: _builtins.int
+    LAST_ERROR_FIELD_NUMBER: _builtins.int
+    MENTIONS_COLLECTED_FIELD_NUMBER: _builtins.int
+    MODE_FIELD_NUMBER: _builtins.int
+    network: _builtins.str
+    owner: _builtins.str
+    """Replica that holds the query's lease on this network; empty when none does."""
+    last_error: _builtins.str
+    mentions_collected: _builtins.int
+    mode: _builtins.str
+    """"poll" or "stream", as the plugin offers."""
+    @_builtins.property
+    def lease_expires_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def last_polled_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def backoff_until(self) -> _timestamp_pb2.Timestamp:
+        """Collection paused until this time after a rate limit or a network failure."""
+
+    def __init__(
+        self,
+        *,
+        network: _builtins.str = ...,
+        owner: _builtins.str = ...,
+        lease_expires_at: _timestamp_pb2.Timestamp | None = ...,
+        last_polled_at: _timestamp_pb2.Timestamp | None = ...,
+        backoff_until: _timestamp_pb2.Timestamp | None = ...,
+        last_error: _builtins.str = ...,
+        mentions_collected: _builtins.int = ...,
+        mode: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["backoff_until", b"backoff_until", "last_polled_at", b"last_polled_at", "lease_expires_at", b"lease_expires_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["backoff_until", b"backoff_until", "last_error", b"last_error", "last_polled_at", b"last_polled_at", "lease_expires_at", b"lease_expires_at", "mentions_collected", b"mentions_collected", "mode", b"mode", "network", b"network", "owner", b"owner"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CollectionState: _TypeAlias = CollectionState  # noqa: Y015
+
+@_typing.final
+class GetQueryStatusResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NETWORKS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def networks(self) -> _containers.RepeatedCompositeFieldContainer[Global___CollectionState]: ...
+    def __init__(
+        self,
+        *,
+        networks: _abc.Iterable[Global___CollectionState] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["networks", b"networks"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetQueryStatusResponse: _TypeAlias = GetQueryStatusResponse  # noqa: Y015
+
+@_typing.final
 class DeleteQueryRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -202,6 +382,7 @@ class StreamMentionsRequest(_message.Message):
     LABELS_FIELD_NUMBER: _builtins.int
     NETWORKS_FIELD_NUMBER: _builtins.int
     SINCE_FIELD_NUMBER: _builtins.int
+    QUERY_IDS_FIELD_NUMBER: _builtins.int
     cursor: _builtins.str
     """Resume after this cursor (from a previous response); empty starts at the beginning."""
     @_builtins.property
@@ -212,6 +393,8 @@ class StreamMentionsRequest(_message.Message):
     def since(self) -> _timestamp_pb2.Timestamp:
         """Only mentions collected at or after this time."""
 
+    @_builtins.property
+    def query_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
         self,
         *,
@@ -219,10 +402,11 @@ class StreamMentionsRequest(_message.Message):
         labels: _abc.Iterable[_builtins.str] | None = ...,
         networks: _abc.Iterable[_builtins.str] | None = ...,
         since: _timestamp_pb2.Timestamp | None = ...,
+        query_ids: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["since", b"since"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cursor", b"cursor", "labels", b"labels", "networks", b"networks", "since", b"since"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cursor", b"cursor", "labels", b"labels", "networks", b"networks", "query_ids", b"query_ids", "since", b"since"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -259,11 +443,31 @@ class SearchMentionsRequest(_message.Message):
     LABELS_FIELD_NUMBER: _builtins.int
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    NETWORKS_FIELD_NUMBER: _builtins.int
+    QUERY_IDS_FIELD_NUMBER: _builtins.int
+    SINCE_FIELD_NUMBER: _builtins.int
+    UNTIL_FIELD_NUMBER: _builtins.int
+    LANGUAGES_FIELD_NUMBER: _builtins.int
     text: _builtins.str
+    """Full-text query: words (stemmed per language where the database can), "phrases", -excluded
+    words, OR. Empty lists everything that matches the filters.
+    """
     page_size: _builtins.int
     page_token: _builtins.str
     @_builtins.property
     def labels(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def networks(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def query_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def since(self) -> _timestamp_pb2.Timestamp:
+        """Published at or after `since` and before `until`."""
+
+    @_builtins.property
+    def until(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def languages(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
         self,
         *,
@@ -271,10 +475,15 @@ class SearchMentionsRequest(_message.Message):
         labels: _abc.Iterable[_builtins.str] | None = ...,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
+        networks: _abc.Iterable[_builtins.str] | None = ...,
+        query_ids: _abc.Iterable[_builtins.str] | None = ...,
+        since: _timestamp_pb2.Timestamp | None = ...,
+        until: _timestamp_pb2.Timestamp | None = ...,
+        languages: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["since", b"since", "until", b"until"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["labels", b"labels", "page_size", b"page_size", "page_token", b"page_token", "text", b"text"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["labels", b"labels", "languages", b"languages", "networks", b"networks", "page_size", b"page_size", "page_token", b"page_token", "query_ids", b"query_ids", "since", b"since", "text", b"text", "until", b"until"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -302,3 +511,327 @@ class SearchMentionsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___SearchMentionsResponse: _TypeAlias = SearchMentionsResponse  # noqa: Y015
+
+@_typing.final
+class BackfillRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUERY_ID_FIELD_NUMBER: _builtins.int
+    SINCE_FIELD_NUMBER: _builtins.int
+    UNTIL_FIELD_NUMBER: _builtins.int
+    NETWORKS_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    query_id: _builtins.str
+    request_id: _builtins.str
+    """Client-chosen id making the call idempotent; empty means a new backfill."""
+    @_builtins.property
+    def since(self) -> _timestamp_pb2.Timestamp:
+        """Posts published in [since, until); until unset means now."""
+
+    @_builtins.property
+    def until(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def networks(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Empty means the query's networks."""
+
+    def __init__(
+        self,
+        *,
+        query_id: _builtins.str = ...,
+        since: _timestamp_pb2.Timestamp | None = ...,
+        until: _timestamp_pb2.Timestamp | None = ...,
+        networks: _abc.Iterable[_builtins.str] | None = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["since", b"since", "until", b"until"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["networks", b"networks", "query_id", b"query_id", "request_id", b"request_id", "since", b"since", "until", b"until"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BackfillRequest: _TypeAlias = BackfillRequest  # noqa: Y015
+
+@_typing.final
+class BackfillNetworkProgress(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NETWORK_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    FETCHED_FIELD_NUMBER: _builtins.int
+    COLLECTED_FIELD_NUMBER: _builtins.int
+    REACHED_FIELD_NUMBER: _builtins.int
+    FRACTION_DONE_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    network: _builtins.str
+    state: Global___BackfillState.ValueType
+    fetched: _builtins.int
+    """Posts fetched, and new mentions stored (the rest matched nothing or were already stored)."""
+    collected: _builtins.int
+    fraction_done: _builtins.float
+    error: _builtins.str
+    @_builtins.property
+    def reached(self) -> _timestamp_pb2.Timestamp:
+        """Published-at time up to which this network is done, and its share of the range, 0..1."""
+
+    def __init__(
+        self,
+        *,
+        network: _builtins.str = ...,
+        state: Global___BackfillState.ValueType = ...,
+        fetched: _builtins.int = ...,
+        collected: _builtins.int = ...,
+        reached: _timestamp_pb2.Timestamp | None = ...,
+        fraction_done: _builtins.float = ...,
+        error: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["reached", b"reached"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["collected", b"collected", "error", b"error", "fetched", b"fetched", "fraction_done", b"fraction_done", "network", b"network", "reached", b"reached", "state", b"state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BackfillNetworkProgress: _TypeAlias = BackfillNetworkProgress  # noqa: Y015
+
+@_typing.final
+class BackfillProgress(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BACKFILL_ID_FIELD_NUMBER: _builtins.int
+    QUERY_ID_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    SINCE_FIELD_NUMBER: _builtins.int
+    UNTIL_FIELD_NUMBER: _builtins.int
+    FRACTION_DONE_FIELD_NUMBER: _builtins.int
+    FETCHED_FIELD_NUMBER: _builtins.int
+    COLLECTED_FIELD_NUMBER: _builtins.int
+    NETWORKS_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    FINISHED_AT_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    backfill_id: _builtins.str
+    query_id: _builtins.str
+    state: Global___BackfillState.ValueType
+    fraction_done: _builtins.float
+    """0..1 over all networks."""
+    fetched: _builtins.int
+    collected: _builtins.int
+    error: _builtins.str
+    @_builtins.property
+    def since(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def until(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def networks(self) -> _containers.RepeatedCompositeFieldContainer[Global___BackfillNetworkProgress]: ...
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def finished_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        backfill_id: _builtins.str = ...,
+        query_id: _builtins.str = ...,
+        state: Global___BackfillState.ValueType = ...,
+        since: _timestamp_pb2.Timestamp | None = ...,
+        until: _timestamp_pb2.Timestamp | None = ...,
+        fraction_done: _builtins.float = ...,
+        fetched: _builtins.int = ...,
+        collected: _builtins.int = ...,
+        networks: _abc.Iterable[Global___BackfillNetworkProgress] | None = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+        finished_at: _timestamp_pb2.Timestamp | None = ...,
+        error: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "finished_at", b"finished_at", "since", b"since", "until", b"until"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["backfill_id", b"backfill_id", "collected", b"collected", "created_at", b"created_at", "error", b"error", "fetched", b"fetched", "finished_at", b"finished_at", "fraction_done", b"fraction_done", "networks", b"networks", "query_id", b"query_id", "since", b"since", "state", b"state", "until", b"until"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BackfillProgress: _TypeAlias = BackfillProgress  # noqa: Y015
+
+@_typing.final
+class BackfillResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BACKFILL_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def backfill(self) -> Global___BackfillProgress: ...
+    def __init__(
+        self,
+        *,
+        backfill: Global___BackfillProgress | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["backfill", b"backfill"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["backfill", b"backfill"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BackfillResponse: _TypeAlias = BackfillResponse  # noqa: Y015
+
+@_typing.final
+class WatchBackfillResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BACKFILL_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def backfill(self) -> Global___BackfillProgress: ...
+    def __init__(
+        self,
+        *,
+        backfill: Global___BackfillProgress | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["backfill", b"backfill"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["backfill", b"backfill"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WatchBackfillResponse: _TypeAlias = WatchBackfillResponse  # noqa: Y015
+
+@_typing.final
+class GetBackfillRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BACKFILL_ID_FIELD_NUMBER: _builtins.int
+    backfill_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        backfill_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["backfill_id", b"backfill_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetBackfillRequest: _TypeAlias = GetBackfillRequest  # noqa: Y015
+
+@_typing.final
+class GetBackfillResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BACKFILL_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def backfill(self) -> Global___BackfillProgress: ...
+    def __init__(
+        self,
+        *,
+        backfill: Global___BackfillProgress | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["backfill", b"backfill"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["backfill", b"backfill"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetBackfillResponse: _TypeAlias = GetBackfillResponse  # noqa: Y015
+
+@_typing.final
+class ListBackfillsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUERY_ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    query_id: _builtins.str
+    """Empty means every query's."""
+    page_size: _builtins.int
+    page_token: _builtins.str
+    def __init__(
+        self,
+        *,
+        query_id: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "query_id", b"query_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListBackfillsRequest: _TypeAlias = ListBackfillsRequest  # noqa: Y015
+
+@_typing.final
+class ListBackfillsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BACKFILLS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    @_builtins.property
+    def backfills(self) -> _containers.RepeatedCompositeFieldContainer[Global___BackfillProgress]: ...
+    def __init__(
+        self,
+        *,
+        backfills: _abc.Iterable[Global___BackfillProgress] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["backfills", b"backfills", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListBackfillsResponse: _TypeAlias = ListBackfillsResponse  # noqa: Y015
+
+@_typing.final
+class WatchBackfillRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BACKFILL_ID_FIELD_NUMBER: _builtins.int
+    backfill_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        backfill_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["backfill_id", b"backfill_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WatchBackfillRequest: _TypeAlias = WatchBackfillRequest  # noqa: Y015
+
+@_typing.final
+class CancelBackfillRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BACKFILL_ID_FIELD_NUMBER: _builtins.int
+    backfill_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        backfill_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["backfill_id", b"backfill_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelBackfillRequest: _TypeAlias = CancelBackfillRequest  # noqa: Y015
+
+@_typing.final
+class CancelBackfillResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BACKFILL_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def backfill(self) -> Global___BackfillProgress: ...
+    def __init__(
+        self,
+        *,
+        backfill: Global___BackfillProgress | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["backfill", b"backfill"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["backfill", b"backfill"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelBackfillResponse: _TypeAlias = CancelBackfillResponse  # noqa: Y015

@@ -51,10 +51,20 @@ class ListeningServiceStub:
                 request_serializer=resonanz_dot_listening_dot_v1_dot_listening__service__pb2.ListQueriesRequest.SerializeToString,
                 response_deserializer=resonanz_dot_listening_dot_v1_dot_listening__service__pb2.ListQueriesResponse.FromString,
                 _registered_method=True)
+        self.UpdateQuery = channel.unary_unary(
+                '/resonanz.listening.v1.ListeningService/UpdateQuery',
+                request_serializer=resonanz_dot_listening_dot_v1_dot_listening__service__pb2.UpdateQueryRequest.SerializeToString,
+                response_deserializer=resonanz_dot_listening_dot_v1_dot_listening__service__pb2.UpdateQueryResponse.FromString,
+                _registered_method=True)
         self.DeleteQuery = channel.unary_unary(
                 '/resonanz.listening.v1.ListeningService/DeleteQuery',
                 request_serializer=resonanz_dot_listening_dot_v1_dot_listening__service__pb2.DeleteQueryRequest.SerializeToString,
                 response_deserializer=resonanz_dot_listening_dot_v1_dot_listening__service__pb2.DeleteQueryResponse.FromString,
+                _registered_method=True)
+        self.GetQueryStatus = channel.unary_unary(
+                '/resonanz.listening.v1.ListeningService/GetQueryStatus',
+                request_serializer=resonanz_dot_listening_dot_v1_dot_listening__service__pb2.GetQueryStatusRequest.SerializeToString,
+                response_deserializer=resonanz_dot_listening_dot_v1_dot_listening__service__pb2.GetQueryStatusResponse.FromString,
                 _registered_method=True)
         self.StreamMentions = channel.unary_stream(
                 '/resonanz.listening.v1.ListeningService/StreamMentions',
@@ -65,6 +75,31 @@ class ListeningServiceStub:
                 '/resonanz.listening.v1.ListeningService/SearchMentions',
                 request_serializer=resonanz_dot_listening_dot_v1_dot_listening__service__pb2.SearchMentionsRequest.SerializeToString,
                 response_deserializer=resonanz_dot_listening_dot_v1_dot_listening__service__pb2.SearchMentionsResponse.FromString,
+                _registered_method=True)
+        self.Backfill = channel.unary_stream(
+                '/resonanz.listening.v1.ListeningService/Backfill',
+                request_serializer=resonanz_dot_listening_dot_v1_dot_listening__service__pb2.BackfillRequest.SerializeToString,
+                response_deserializer=resonanz_dot_listening_dot_v1_dot_listening__service__pb2.BackfillResponse.FromString,
+                _registered_method=True)
+        self.GetBackfill = channel.unary_unary(
+                '/resonanz.listening.v1.ListeningService/GetBackfill',
+                request_serializer=resonanz_dot_listening_dot_v1_dot_listening__service__pb2.GetBackfillRequest.SerializeToString,
+                response_deserializer=resonanz_dot_listening_dot_v1_dot_listening__service__pb2.GetBackfillResponse.FromString,
+                _registered_method=True)
+        self.ListBackfills = channel.unary_unary(
+                '/resonanz.listening.v1.ListeningService/ListBackfills',
+                request_serializer=resonanz_dot_listening_dot_v1_dot_listening__service__pb2.ListBackfillsRequest.SerializeToString,
+                response_deserializer=resonanz_dot_listening_dot_v1_dot_listening__service__pb2.ListBackfillsResponse.FromString,
+                _registered_method=True)
+        self.WatchBackfill = channel.unary_stream(
+                '/resonanz.listening.v1.ListeningService/WatchBackfill',
+                request_serializer=resonanz_dot_listening_dot_v1_dot_listening__service__pb2.WatchBackfillRequest.SerializeToString,
+                response_deserializer=resonanz_dot_listening_dot_v1_dot_listening__service__pb2.WatchBackfillResponse.FromString,
+                _registered_method=True)
+        self.CancelBackfill = channel.unary_unary(
+                '/resonanz.listening.v1.ListeningService/CancelBackfill',
+                request_serializer=resonanz_dot_listening_dot_v1_dot_listening__service__pb2.CancelBackfillRequest.SerializeToString,
+                response_deserializer=resonanz_dot_listening_dot_v1_dot_listening__service__pb2.CancelBackfillResponse.FromString,
                 _registered_method=True)
 
 
@@ -91,8 +126,22 @@ class ListeningServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateQuery(self, request, context):
+        """Changes the fields named in `update_mask` (all given fields when it is empty).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def DeleteQuery(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetQueryStatus(self, request, context):
+        """Collection state of a query per network: which replica holds it, cursor, last poll, back-off.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -105,8 +154,41 @@ class ListeningServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def SearchMentions(self, request, context):
-        """Searches stored mentions by text.
+        """Full-text search over stored mention history.
         """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Backfill(self, request, context):
+        """Starts a historical backfill of a query over a time range and streams its progress until it
+        ends. The backfill runs in the service: a client that disconnects can follow it again with
+        WatchBackfill. Idempotent on `request_id`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetBackfill(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListBackfills(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchBackfill(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelBackfill(self, request, context):
+        """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -129,10 +211,20 @@ def add_ListeningServiceServicer_to_server(servicer, server):
                     request_deserializer=resonanz_dot_listening_dot_v1_dot_listening__service__pb2.ListQueriesRequest.FromString,
                     response_serializer=resonanz_dot_listening_dot_v1_dot_listening__service__pb2.ListQueriesResponse.SerializeToString,
             ),
+            'UpdateQuery': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateQuery,
+                    request_deserializer=resonanz_dot_listening_dot_v1_dot_listening__service__pb2.UpdateQueryRequest.FromString,
+                    response_serializer=resonanz_dot_listening_dot_v1_dot_listening__service__pb2.UpdateQueryResponse.SerializeToString,
+            ),
             'DeleteQuery': grpc.unary_unary_rpc_method_handler(
                     servicer.DeleteQuery,
                     request_deserializer=resonanz_dot_listening_dot_v1_dot_listening__service__pb2.DeleteQueryRequest.FromString,
                     response_serializer=resonanz_dot_listening_dot_v1_dot_listening__service__pb2.DeleteQueryResponse.SerializeToString,
+            ),
+            'GetQueryStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetQueryStatus,
+                    request_deserializer=resonanz_dot_listening_dot_v1_dot_listening__service__pb2.GetQueryStatusRequest.FromString,
+                    response_serializer=resonanz_dot_listening_dot_v1_dot_listening__service__pb2.GetQueryStatusResponse.SerializeToString,
             ),
             'StreamMentions': grpc.unary_stream_rpc_method_handler(
                     servicer.StreamMentions,
@@ -143,6 +235,31 @@ def add_ListeningServiceServicer_to_server(servicer, server):
                     servicer.SearchMentions,
                     request_deserializer=resonanz_dot_listening_dot_v1_dot_listening__service__pb2.SearchMentionsRequest.FromString,
                     response_serializer=resonanz_dot_listening_dot_v1_dot_listening__service__pb2.SearchMentionsResponse.SerializeToString,
+            ),
+            'Backfill': grpc.unary_stream_rpc_method_handler(
+                    servicer.Backfill,
+                    request_deserializer=resonanz_dot_listening_dot_v1_dot_listening__service__pb2.BackfillRequest.FromString,
+                    response_serializer=resonanz_dot_listening_dot_v1_dot_listening__service__pb2.BackfillResponse.SerializeToString,
+            ),
+            'GetBackfill': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBackfill,
+                    request_deserializer=resonanz_dot_listening_dot_v1_dot_listening__service__pb2.GetBackfillRequest.FromString,
+                    response_serializer=resonanz_dot_listening_dot_v1_dot_listening__service__pb2.GetBackfillResponse.SerializeToString,
+            ),
+            'ListBackfills': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListBackfills,
+                    request_deserializer=resonanz_dot_listening_dot_v1_dot_listening__service__pb2.ListBackfillsRequest.FromString,
+                    response_serializer=resonanz_dot_listening_dot_v1_dot_listening__service__pb2.ListBackfillsResponse.SerializeToString,
+            ),
+            'WatchBackfill': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchBackfill,
+                    request_deserializer=resonanz_dot_listening_dot_v1_dot_listening__service__pb2.WatchBackfillRequest.FromString,
+                    response_serializer=resonanz_dot_listening_dot_v1_dot_listening__service__pb2.WatchBackfillResponse.SerializeToString,
+            ),
+            'CancelBackfill': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelBackfill,
+                    request_deserializer=resonanz_dot_listening_dot_v1_dot_listening__service__pb2.CancelBackfillRequest.FromString,
+                    response_serializer=resonanz_dot_listening_dot_v1_dot_listening__service__pb2.CancelBackfillResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -239,6 +356,33 @@ class ListeningService:
             _registered_method=True)
 
     @staticmethod
+    def UpdateQuery(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/resonanz.listening.v1.ListeningService/UpdateQuery',
+            resonanz_dot_listening_dot_v1_dot_listening__service__pb2.UpdateQueryRequest.SerializeToString,
+            resonanz_dot_listening_dot_v1_dot_listening__service__pb2.UpdateQueryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def DeleteQuery(request,
             target,
             options=(),
@@ -255,6 +399,33 @@ class ListeningService:
             '/resonanz.listening.v1.ListeningService/DeleteQuery',
             resonanz_dot_listening_dot_v1_dot_listening__service__pb2.DeleteQueryRequest.SerializeToString,
             resonanz_dot_listening_dot_v1_dot_listening__service__pb2.DeleteQueryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetQueryStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/resonanz.listening.v1.ListeningService/GetQueryStatus',
+            resonanz_dot_listening_dot_v1_dot_listening__service__pb2.GetQueryStatusRequest.SerializeToString,
+            resonanz_dot_listening_dot_v1_dot_listening__service__pb2.GetQueryStatusResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -309,6 +480,141 @@ class ListeningService:
             '/resonanz.listening.v1.ListeningService/SearchMentions',
             resonanz_dot_listening_dot_v1_dot_listening__service__pb2.SearchMentionsRequest.SerializeToString,
             resonanz_dot_listening_dot_v1_dot_listening__service__pb2.SearchMentionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Backfill(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/resonanz.listening.v1.ListeningService/Backfill',
+            resonanz_dot_listening_dot_v1_dot_listening__service__pb2.BackfillRequest.SerializeToString,
+            resonanz_dot_listening_dot_v1_dot_listening__service__pb2.BackfillResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetBackfill(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/resonanz.listening.v1.ListeningService/GetBackfill',
+            resonanz_dot_listening_dot_v1_dot_listening__service__pb2.GetBackfillRequest.SerializeToString,
+            resonanz_dot_listening_dot_v1_dot_listening__service__pb2.GetBackfillResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListBackfills(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/resonanz.listening.v1.ListeningService/ListBackfills',
+            resonanz_dot_listening_dot_v1_dot_listening__service__pb2.ListBackfillsRequest.SerializeToString,
+            resonanz_dot_listening_dot_v1_dot_listening__service__pb2.ListBackfillsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchBackfill(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/resonanz.listening.v1.ListeningService/WatchBackfill',
+            resonanz_dot_listening_dot_v1_dot_listening__service__pb2.WatchBackfillRequest.SerializeToString,
+            resonanz_dot_listening_dot_v1_dot_listening__service__pb2.WatchBackfillResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelBackfill(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/resonanz.listening.v1.ListeningService/CancelBackfill',
+            resonanz_dot_listening_dot_v1_dot_listening__service__pb2.CancelBackfillRequest.SerializeToString,
+            resonanz_dot_listening_dot_v1_dot_listening__service__pb2.CancelBackfillResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -38,11 +38,24 @@ class ListeningServiceStub:
     CreateQuery: _grpc.UnaryUnaryMultiCallable[_listening_service_pb2.CreateQueryRequest, _listening_service_pb2.CreateQueryResponse]
     GetQuery: _grpc.UnaryUnaryMultiCallable[_listening_service_pb2.GetQueryRequest, _listening_service_pb2.GetQueryResponse]
     ListQueries: _grpc.UnaryUnaryMultiCallable[_listening_service_pb2.ListQueriesRequest, _listening_service_pb2.ListQueriesResponse]
+    UpdateQuery: _grpc.UnaryUnaryMultiCallable[_listening_service_pb2.UpdateQueryRequest, _listening_service_pb2.UpdateQueryResponse]
+    """Changes the fields named in `update_mask` (all given fields when it is empty)."""
     DeleteQuery: _grpc.UnaryUnaryMultiCallable[_listening_service_pb2.DeleteQueryRequest, _listening_service_pb2.DeleteQueryResponse]
+    GetQueryStatus: _grpc.UnaryUnaryMultiCallable[_listening_service_pb2.GetQueryStatusRequest, _listening_service_pb2.GetQueryStatusResponse]
+    """Collection state of a query per network: which replica holds it, cursor, last poll, back-off."""
     StreamMentions: _grpc.UnaryStreamMultiCallable[_listening_service_pb2.StreamMentionsRequest, _listening_service_pb2.StreamMentionsResponse]
     """Streams collected mentions in collection order: first those after `cursor`, then new ones live."""
     SearchMentions: _grpc.UnaryUnaryMultiCallable[_listening_service_pb2.SearchMentionsRequest, _listening_service_pb2.SearchMentionsResponse]
-    """Searches stored mentions by text."""
+    """Full-text search over stored mention history."""
+    Backfill: _grpc.UnaryStreamMultiCallable[_listening_service_pb2.BackfillRequest, _listening_service_pb2.BackfillResponse]
+    """Starts a historical backfill of a query over a time range and streams its progress until it
+    ends. The backfill runs in the service: a client that disconnects can follow it again with
+    WatchBackfill. Idempotent on `request_id`.
+    """
+    GetBackfill: _grpc.UnaryUnaryMultiCallable[_listening_service_pb2.GetBackfillRequest, _listening_service_pb2.GetBackfillResponse]
+    ListBackfills: _grpc.UnaryUnaryMultiCallable[_listening_service_pb2.ListBackfillsRequest, _listening_service_pb2.ListBackfillsResponse]
+    WatchBackfill: _grpc.UnaryStreamMultiCallable[_listening_service_pb2.WatchBackfillRequest, _listening_service_pb2.WatchBackfillResponse]
+    CancelBackfill: _grpc.UnaryUnaryMultiCallable[_listening_service_pb2.CancelBackfillRequest, _listening_service_pb2.CancelBackfillResponse]
 
 @_typing.type_check_only
 class ListeningServiceAsyncStub(ListeningServiceStub):
@@ -54,11 +67,24 @@ class ListeningServiceAsyncStub(ListeningServiceStub):
     CreateQuery: _aio.UnaryUnaryMultiCallable[_listening_service_pb2.CreateQueryRequest, _listening_service_pb2.CreateQueryResponse]  # type: ignore[assignment]
     GetQuery: _aio.UnaryUnaryMultiCallable[_listening_service_pb2.GetQueryRequest, _listening_service_pb2.GetQueryResponse]  # type: ignore[assignment]
     ListQueries: _aio.UnaryUnaryMultiCallable[_listening_service_pb2.ListQueriesRequest, _listening_service_pb2.ListQueriesResponse]  # type: ignore[assignment]
+    UpdateQuery: _aio.UnaryUnaryMultiCallable[_listening_service_pb2.UpdateQueryRequest, _listening_service_pb2.UpdateQueryResponse]  # type: ignore[assignment]
+    """Changes the fields named in `update_mask` (all given fields when it is empty)."""
     DeleteQuery: _aio.UnaryUnaryMultiCallable[_listening_service_pb2.DeleteQueryRequest, _listening_service_pb2.DeleteQueryResponse]  # type: ignore[assignment]
+    GetQueryStatus: _aio.UnaryUnaryMultiCallable[_listening_service_pb2.GetQueryStatusRequest, _listening_service_pb2.GetQueryStatusResponse]  # type: ignore[assignment]
+    """Collection state of a query per network: which replica holds it, cursor, last poll, back-off."""
     StreamMentions: _aio.UnaryStreamMultiCallable[_listening_service_pb2.StreamMentionsRequest, _listening_service_pb2.StreamMentionsResponse]  # type: ignore[assignment]
     """Streams collected mentions in collection order: first those after `cursor`, then new ones live."""
     SearchMentions: _aio.UnaryUnaryMultiCallable[_listening_service_pb2.SearchMentionsRequest, _listening_service_pb2.SearchMentionsResponse]  # type: ignore[assignment]
-    """Searches stored mentions by text."""
+    """Full-text search over stored mention history."""
+    Backfill: _aio.UnaryStreamMultiCallable[_listening_service_pb2.BackfillRequest, _listening_service_pb2.BackfillResponse]  # type: ignore[assignment]
+    """Starts a historical backfill of a query over a time range and streams its progress until it
+    ends. The backfill runs in the service: a client that disconnects can follow it again with
+    WatchBackfill. Idempotent on `request_id`.
+    """
+    GetBackfill: _aio.UnaryUnaryMultiCallable[_listening_service_pb2.GetBackfillRequest, _listening_service_pb2.GetBackfillResponse]  # type: ignore[assignment]
+    ListBackfills: _aio.UnaryUnaryMultiCallable[_listening_service_pb2.ListBackfillsRequest, _listening_service_pb2.ListBackfillsResponse]  # type: ignore[assignment]
+    WatchBackfill: _aio.UnaryStreamMultiCallable[_listening_service_pb2.WatchBackfillRequest, _listening_service_pb2.WatchBackfillResponse]  # type: ignore[assignment]
+    CancelBackfill: _aio.UnaryUnaryMultiCallable[_listening_service_pb2.CancelBackfillRequest, _listening_service_pb2.CancelBackfillResponse]  # type: ignore[assignment]
 
 class ListeningServiceServicer(metaclass=_abc_1.ABCMeta):
     """Listening queries and the mentions they collect.
@@ -87,11 +113,27 @@ class ListeningServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_listening_service_pb2.ListQueriesResponse, _abc.Awaitable[_listening_service_pb2.ListQueriesResponse]]: ...
 
     @_abc_1.abstractmethod
+    def UpdateQuery(
+        self,
+        request: _listening_service_pb2.UpdateQueryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_listening_service_pb2.UpdateQueryResponse, _abc.Awaitable[_listening_service_pb2.UpdateQueryResponse]]:
+        """Changes the fields named in `update_mask` (all given fields when it is empty)."""
+
+    @_abc_1.abstractmethod
     def DeleteQuery(
         self,
         request: _listening_service_pb2.DeleteQueryRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_listening_service_pb2.DeleteQueryResponse, _abc.Awaitable[_listening_service_pb2.DeleteQueryResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def GetQueryStatus(
+        self,
+        request: _listening_service_pb2.GetQueryStatusRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_listening_service_pb2.GetQueryStatusResponse, _abc.Awaitable[_listening_service_pb2.GetQueryStatusResponse]]:
+        """Collection state of a query per network: which replica holds it, cursor, last poll, back-off."""
 
     @_abc_1.abstractmethod
     def StreamMentions(
@@ -107,6 +149,45 @@ class ListeningServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _listening_service_pb2.SearchMentionsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_listening_service_pb2.SearchMentionsResponse, _abc.Awaitable[_listening_service_pb2.SearchMentionsResponse]]:
-        """Searches stored mentions by text."""
+        """Full-text search over stored mention history."""
+
+    @_abc_1.abstractmethod
+    def Backfill(
+        self,
+        request: _listening_service_pb2.BackfillRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_listening_service_pb2.BackfillResponse], _abc.AsyncIterator[_listening_service_pb2.BackfillResponse]]:
+        """Starts a historical backfill of a query over a time range and streams its progress until it
+        ends. The backfill runs in the service: a client that disconnects can follow it again with
+        WatchBackfill. Idempotent on `request_id`.
+        """
+
+    @_abc_1.abstractmethod
+    def GetBackfill(
+        self,
+        request: _listening_service_pb2.GetBackfillRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_listening_service_pb2.GetBackfillResponse, _abc.Awaitable[_listening_service_pb2.GetBackfillResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ListBackfills(
+        self,
+        request: _listening_service_pb2.ListBackfillsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_listening_service_pb2.ListBackfillsResponse, _abc.Awaitable[_listening_service_pb2.ListBackfillsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def WatchBackfill(
+        self,
+        request: _listening_service_pb2.WatchBackfillRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_listening_service_pb2.WatchBackfillResponse], _abc.AsyncIterator[_listening_service_pb2.WatchBackfillResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def CancelBackfill(
+        self,
+        request: _listening_service_pb2.CancelBackfillRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_listening_service_pb2.CancelBackfillResponse, _abc.Awaitable[_listening_service_pb2.CancelBackfillResponse]]: ...
 
 def add_ListeningServiceServicer_to_server(servicer: ListeningServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -23,27 +23,83 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from resonanz.common.v1 import mention_pb2 as resonanz_dot_common_dot_v1_dot_mention__pb2
 from resonanz.common.v1 import score_pb2 as resonanz_dot_common_dot_v1_dot_score__pb2
+from resonanz.events.v1 import events_pb2 as resonanz_dot_events_dot_v1_dot_events__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)resonanz/scoring/v1/scoring_service.proto\x12\x13resonanz.scoring.v1\x1a\x1egoogle/protobuf/duration.proto\x1a resonanz/common/v1/mention.proto\x1a\x1eresonanz/common/v1/score.proto\"Q\n\x15GetBrandScoresRequest\x12\r\n\x05label\x18\x01 \x01(\t\x12)\n\x06window\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\"I\n\x16GetBrandScoresResponse\x12/\n\x06scores\x18\x01 \x01(\x0b\x32\x1f.resonanz.common.v1.BrandScores\"Q\n\x19ListScoredMentionsRequest\x12\r\n\x05label\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"n\n\rScoredMention\x12,\n\x07mention\x18\x01 \x01(\x0b\x32\x1b.resonanz.common.v1.Mention\x12/\n\x05score\x18\x02 \x01(\x0b\x32 .resonanz.common.v1.MentionScore\"k\n\x1aListScoredMentionsResponse\x12\x34\n\x08mentions\x18\x01 \x03(\x0b\x32\".resonanz.scoring.v1.ScoredMention\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xf2\x01\n\x0eScoringService\x12i\n\x0eGetBrandScores\x12*.resonanz.scoring.v1.GetBrandScoresRequest\x1a+.resonanz.scoring.v1.GetBrandScoresResponse\x12u\n\x12ListScoredMentions\x12..resonanz.scoring.v1.ListScoredMentionsRequest\x1a/.resonanz.scoring.v1.ListScoredMentionsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)resonanz/scoring/v1/scoring_service.proto\x12\x13resonanz.scoring.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a resonanz/common/v1/mention.proto\x1a\x1eresonanz/common/v1/score.proto\x1a\x1fresonanz/events/v1/events.proto\"Q\n\x15GetBrandScoresRequest\x12\r\n\x05label\x18\x01 \x01(\t\x12)\n\x06window\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\"I\n\x16GetBrandScoresResponse\x12/\n\x06scores\x18\x01 \x01(\x0b\x32\x1f.resonanz.common.v1.BrandScores\"Q\n\x19ListScoredMentionsRequest\x12\r\n\x05label\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"n\n\rScoredMention\x12,\n\x07mention\x18\x01 \x01(\x0b\x32\x1b.resonanz.common.v1.Mention\x12/\n\x05score\x18\x02 \x01(\x0b\x32 .resonanz.common.v1.MentionScore\"k\n\x1aListScoredMentionsResponse\x12\x34\n\x08mentions\x18\x01 \x03(\x0b\x32\".resonanz.scoring.v1.ScoredMention\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"~\n\x17GetBrandTimelineRequest\x12\r\n\x05label\x18\x01 \x01(\t\x12)\n\x06window\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12)\n\x06\x62ucket\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xdc\x01\n\rTimelinePoint\x12\x30\n\x0c\x62ucket_start\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rmention_count\x18\x02 \x01(\x03\x12\x16\n\x0epositive_count\x18\x03 \x01(\x03\x12\x15\n\rneutral_count\x18\x04 \x01(\x03\x12\x16\n\x0enegative_count\x18\x05 \x01(\x03\x12\r\n\x05reach\x18\x06 \x01(\x03\x12\x12\n\nengagement\x18\x07 \x01(\x03\x12\x18\n\x10reputation_index\x18\x08 \x01(\x01\"]\n\x18GetBrandTimelineResponse\x12\r\n\x05label\x18\x01 \x01(\t\x12\x32\n\x06points\x18\x02 \x03(\x0b\x32\".resonanz.scoring.v1.TimelinePoint\"C\n\x16GetShareOfVoiceRequest\x12)\n\x06window\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xb5\x01\n\nLabelShare\x12\r\n\x05label\x18\x01 \x01(\t\x12+\n\x04role\x18\x02 \x01(\x0e\x32\x1d.resonanz.common.v1.QueryRole\x12\x15\n\rmention_count\x18\x03 \x01(\x03\x12\r\n\x05reach\x18\x04 \x01(\x03\x12\x16\n\x0eshare_of_voice\x18\x05 \x01(\x01\x12\x16\n\x0eshare_of_reach\x18\x06 \x01(\x01\x12\x15\n\rnet_sentiment\x18\x07 \x01(\x01\"\xac\x01\n\x17GetShareOfVoiceResponse\x12\x30\n\x0cwindow_start\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nwindow_end\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x06labels\x18\x03 \x03(\x0b\x32\x1f.resonanz.scoring.v1.LabelShare\"`\n\x15ListTopAuthorsRequest\x12\r\n\x05label\x18\x01 \x01(\t\x12)\n\x06window\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\r\n\x05limit\x18\x03 \x01(\x05\"\xf5\x01\n\nAuthorRank\x12\x11\n\tauthor_id\x18\x01 \x01(\t\x12\x0f\n\x07network\x18\x02 \x01(\t\x12\x0e\n\x06handle\x18\x03 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x04 \x01(\t\x12\x11\n\tfollowers\x18\x05 \x01(\x03\x12\x10\n\x08verified\x18\x06 \x01(\x08\x12\x15\n\rmention_count\x18\x07 \x01(\x03\x12\x19\n\x11\x65ngagement_earned\x18\x08 \x01(\x03\x12\x12\n\ncentrality\x18\t \x01(\x01\x12\r\n\x05score\x18\n \x01(\x01\x12\x0c\n\x04rank\x18\x0b \x01(\x05\x12\x15\n\rnet_sentiment\x18\x0c \x01(\x01\"Y\n\x16ListTopAuthorsResponse\x12\r\n\x05label\x18\x01 \x01(\t\x12\x30\n\x07\x61uthors\x18\x02 \x03(\x0b\x32\x1f.resonanz.scoring.v1.AuthorRank\"\xc9\x02\n\x07\x43\x61scade\x12\x17\n\x0froot_mention_id\x18\x01 \x01(\t\x12\x0f\n\x07network\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x03\x12\r\n\x05\x64\x65pth\x18\x04 \x01(\x05\x12\x1b\n\x13structural_virality\x18\x05 \x01(\x01\x12\x1c\n\x14growth_rate_per_hour\x18\x06 \x01(\x01\x12\x17\n\x0f\x65stimated_reach\x18\x07 \x01(\x03\x12.\n\nstarted_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\x10last_activity_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06labels\x18\n \x03(\t\x12\x1a\n\x12root_author_handle\x18\x0b \x01(\t\x12\x11\n\troot_text\x18\x0c \x01(\t\"\'\n\x11GetCascadeRequest\x12\x12\n\nmention_id\x18\x01 \x01(\t\"C\n\x12GetCascadeResponse\x12-\n\x07\x63\x61scade\x18\x01 \x01(\x0b\x32\x1c.resonanz.scoring.v1.Cascade\"\x90\x01\n\x13ListCascadesRequest\x12\r\n\x05label\x18\x01 \x01(\t\x12)\n\x06window\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x30\n\x05order\x18\x03 \x01(\x0e\x32!.resonanz.scoring.v1.CascadeOrder\x12\r\n\x05limit\x18\x04 \x01(\x05\"F\n\x14ListCascadesResponse\x12.\n\x08\x63\x61scades\x18\x01 \x03(\x0b\x32\x1c.resonanz.scoring.v1.Cascade\"I\n\x11ListAlertsRequest\x12\r\n\x05label\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"X\n\x12ListAlertsResponse\x12)\n\x06\x61lerts\x18\x01 \x03(\x0b\x32\x19.resonanz.events.v1.Alert\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"P\n\x13StreamAlertsRequest\x12\x0e\n\x06labels\x18\x01 \x03(\t\x12)\n\x05since\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"@\n\x14StreamAlertsResponse\x12(\n\x05\x61lert\x18\x01 \x01(\x0b\x32\x19.resonanz.events.v1.Alert\"\x85\x01\n\x18GetCampaignReportRequest\x12\x13\n\x0b\x63\x61mpaign_id\x18\x01 \x01(\t\x12)\n\x05since\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xf6\x01\n\rCampaignSlice\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05posts\x18\x02 \x01(\x03\x12\x10\n\x08mentions\x18\x03 \x01(\x03\x12\x0f\n\x07replies\x18\x04 \x01(\x03\x12\x10\n\x08reshares\x18\x05 \x01(\x03\x12\r\n\x05reach\x18\x06 \x01(\x03\x12\x13\n\x0bimpressions\x18\x07 \x01(\x03\x12\x12\n\nengagement\x18\x08 \x01(\x03\x12\x16\n\x0epositive_count\x18\t \x01(\x03\x12\x15\n\rneutral_count\x18\n \x01(\x03\x12\x16\n\x0enegative_count\x18\x0b \x01(\x03\x12\x15\n\rnet_sentiment\x18\x0c \x01(\x01\"\x83\x03\n\x0e\x43\x61mpaignReport\x12\x13\n\x0b\x63\x61mpaign_id\x18\x01 \x01(\t\x12\x31\n\rfirst_post_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\x10last_activity_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\x05total\x18\x04 \x01(\x0b\x32\".resonanz.scoring.v1.CampaignSlice\x12\x36\n\nby_network\x18\x05 \x03(\x0b\x32\".resonanz.scoring.v1.CampaignSlice\x12\x32\n\x06\x62y_day\x18\x06 \x03(\x0b\x32\".resonanz.scoring.v1.CampaignSlice\x12\x10\n\x08hashtags\x18\x07 \x03(\t\x12\r\n\x05links\x18\x08 \x03(\t\x12\x33\n\x0ctop_hashtags\x18\t \x03(\x0b\x32\x1d.resonanz.common.v1.TermCount\"P\n\x19GetCampaignReportResponse\x12\x33\n\x06report\x18\x01 \x01(\x0b\x32#.resonanz.scoring.v1.CampaignReport\"V\n\x11ScoreDraftRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x10\n\x08networks\x18\x02 \x03(\t\x12\x0f\n\x07\x61\x63\x63ount\x18\x03 \x01(\t\x12\x10\n\x08language\x18\x04 \x01(\t\"Q\n\x08\x42\x65stTime\x12\x0f\n\x07weekday\x18\x01 \x01(\x05\x12\x0c\n\x04hour\x18\x02 \x01(\x05\x12\x17\n\x0fmean_engagement\x18\x03 \x01(\x01\x12\r\n\x05posts\x18\x04 \x01(\x05\"\xd3\x01\n\rNetworkAdvice\x12\x0f\n\x07network\x18\x01 \x01(\t\x12\x0e\n\x06length\x18\x02 \x01(\x05\x12\x12\n\nmax_length\x18\x03 \x01(\x05\x12\x0c\n\x04\x66its\x18\x04 \x01(\x08\x12\x15\n\rhashtag_count\x18\x05 \x01(\x05\x12 \n\x18recommended_max_hashtags\x18\x06 \x01(\x05\x12\x13\n\x0bsuggestions\x18\x07 \x03(\t\x12\x31\n\nbest_times\x18\x08 \x03(\x0b\x32\x1d.resonanz.scoring.v1.BestTime\"\xbc\x01\n\x12ScoreDraftResponse\x12\x10\n\x08language\x18\x01 \x01(\t\x12\x30\n\tsentiment\x18\x02 \x01(\x0e\x32\x1d.resonanz.common.v1.Sentiment\x12\x1c\n\x14sentiment_confidence\x18\x03 \x01(\x01\x12\x10\n\x08polarity\x18\x04 \x01(\x01\x12\x32\n\x06\x61\x64vice\x18\x05 \x03(\x0b\x32\".resonanz.scoring.v1.NetworkAdvice*\x8b\x01\n\x0c\x43\x61scadeOrder\x12\x1d\n\x19\x43\x41SCADE_ORDER_UNSPECIFIED\x10\x00\x12\x16\n\x12\x43\x41SCADE_ORDER_SIZE\x10\x01\x12%\n!CASCADE_ORDER_STRUCTURAL_VIRALITY\x10\x02\x12\x1d\n\x19\x43\x41SCADE_ORDER_GROWTH_RATE\x10\x03\x32\x99\t\n\x0eScoringService\x12i\n\x0eGetBrandScores\x12*.resonanz.scoring.v1.GetBrandScoresRequest\x1a+.resonanz.scoring.v1.GetBrandScoresResponse\x12u\n\x12ListScoredMentions\x12..resonanz.scoring.v1.ListScoredMentionsRequest\x1a/.resonanz.scoring.v1.ListScoredMentionsResponse\x12o\n\x10GetBrandTimeline\x12,.resonanz.scoring.v1.GetBrandTimelineRequest\x1a-.resonanz.scoring.v1.GetBrandTimelineResponse\x12l\n\x0fGetShareOfVoice\x12+.resonanz.scoring.v1.GetShareOfVoiceRequest\x1a,.resonanz.scoring.v1.GetShareOfVoiceResponse\x12i\n\x0eListTopAuthors\x12*.resonanz.scoring.v1.ListTopAuthorsRequest\x1a+.resonanz.scoring.v1.ListTopAuthorsResponse\x12]\n\nGetCascade\x12&.resonanz.scoring.v1.GetCascadeRequest\x1a\'.resonanz.scoring.v1.GetCascadeResponse\x12\x63\n\x0cListCascades\x12(.resonanz.scoring.v1.ListCascadesRequest\x1a).resonanz.scoring.v1.ListCascadesResponse\x12]\n\nListAlerts\x12&.resonanz.scoring.v1.ListAlertsRequest\x1a\'.resonanz.scoring.v1.ListAlertsResponse\x12\x65\n\x0cStreamAlerts\x12(.resonanz.scoring.v1.StreamAlertsRequest\x1a).resonanz.scoring.v1.StreamAlertsResponse0\x01\x12r\n\x11GetCampaignReport\x12-.resonanz.scoring.v1.GetCampaignReportRequest\x1a..resonanz.scoring.v1.GetCampaignReportResponse\x12]\n\nScoreDraft\x12&.resonanz.scoring.v1.ScoreDraftRequest\x1a\'.resonanz.scoring.v1.ScoreDraftResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'resonanz.scoring.v1.scoring_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_GETBRANDSCORESREQUEST']._serialized_start=164
-  _globals['_GETBRANDSCORESREQUEST']._serialized_end=245
-  _globals['_GETBRANDSCORESRESPONSE']._serialized_start=247
-  _globals['_GETBRANDSCORESRESPONSE']._serialized_end=320
-  _globals['_LISTSCOREDMENTIONSREQUEST']._serialized_start=322
-  _globals['_LISTSCOREDMENTIONSREQUEST']._serialized_end=403
-  _globals['_SCOREDMENTION']._serialized_start=405
-  _globals['_SCOREDMENTION']._serialized_end=515
-  _globals['_LISTSCOREDMENTIONSRESPONSE']._serialized_start=517
-  _globals['_LISTSCOREDMENTIONSRESPONSE']._serialized_end=624
-  _globals['_SCORINGSERVICE']._serialized_start=627
-  _globals['_SCORINGSERVICE']._serialized_end=869
+  _globals['_CASCADEORDER']._serialized_start=4411
+  _globals['_CASCADEORDER']._serialized_end=4550
+  _globals['_GETBRANDSCORESREQUEST']._serialized_start=230
+  _globals['_GETBRANDSCORESREQUEST']._serialized_end=311
+  _globals['_GETBRANDSCORESRESPONSE']._serialized_start=313
+  _globals['_GETBRANDSCORESRESPONSE']._serialized_end=386
+  _globals['_LISTSCOREDMENTIONSREQUEST']._serialized_start=388
+  _globals['_LISTSCOREDMENTIONSREQUEST']._serialized_end=469
+  _globals['_SCOREDMENTION']._serialized_start=471
+  _globals['_SCOREDMENTION']._serialized_end=581
+  _globals['_LISTSCOREDMENTIONSRESPONSE']._serialized_start=583
+  _globals['_LISTSCOREDMENTIONSRESPONSE']._serialized_end=690
+  _globals['_GETBRANDTIMELINEREQUEST']._serialized_start=692
+  _globals['_GETBRANDTIMELINEREQUEST']._serialized_end=818
+  _globals['_TIMELINEPOINT']._serialized_start=821
+  _globals['_TIMELINEPOINT']._serialized_end=1041
+  _globals['_GETBRANDTIMELINERESPONSE']._serialized_start=1043
+  _globals['_GETBRANDTIMELINERESPONSE']._serialized_end=1136
+  _globals['_GETSHAREOFVOICEREQUEST']._serialized_start=1138
+  _globals['_GETSHAREOFVOICEREQUEST']._serialized_end=1205
+  _globals['_LABELSHARE']._serialized_start=1208
+  _globals['_LABELSHARE']._serialized_end=1389
+  _globals['_GETSHAREOFVOICERESPONSE']._serialized_start=1392
+  _globals['_GETSHAREOFVOICERESPONSE']._serialized_end=1564
+  _globals['_LISTTOPAUTHORSREQUEST']._serialized_start=1566
+  _globals['_LISTTOPAUTHORSREQUEST']._serialized_end=1662
+  _globals['_AUTHORRANK']._serialized_start=1665
+  _globals['_AUTHORRANK']._serialized_end=1910
+  _globals['_LISTTOPAUTHORSRESPONSE']._serialized_start=1912
+  _globals['_LISTTOPAUTHORSRESPONSE']._serialized_end=2001
+  _globals['_CASCADE']._serialized_start=2004
+  _globals['_CASCADE']._serialized_end=2333
+  _globals['_GETCASCADEREQUEST']._serialized_start=2335
+  _globals['_GETCASCADEREQUEST']._serialized_end=2374
+  _globals['_GETCASCADERESPONSE']._serialized_start=2376
+  _globals['_GETCASCADERESPONSE']._serialized_end=2443
+  _globals['_LISTCASCADESREQUEST']._serialized_start=2446
+  _globals['_LISTCASCADESREQUEST']._serialized_end=2590
+  _globals['_LISTCASCADESRESPONSE']._serialized_start=2592
+  _globals['_LISTCASCADESRESPONSE']._serialized_end=2662
+  _globals['_LISTALERTSREQUEST']._serialized_start=2664
+  _globals['_LISTALERTSREQUEST']._serialized_end=2737
+  _globals['_LISTALERTSRESPONSE']._serialized_start=2739
+  _globals['_LISTALERTSRESPONSE']._serialized_end=2827
+  _globals['_STREAMALERTSREQUEST']._serialized_start=2829
+  _globals['_STREAMALERTSREQUEST']._serialized_end=2909
+  _globals['_STREAMALERTSRESPONSE']._serialized_start=2911
+  _globals['_STREAMALERTSRESPONSE']._serialized_end=2975
+  _globals['_GETCAMPAIGNREPORTREQUEST']._serialized_start=2978
+  _globals['_GETCAMPAIGNREPORTREQUEST']._serialized_end=3111
+  _globals['_CAMPAIGNSLICE']._serialized_start=3114
+  _globals['_CAMPAIGNSLICE']._serialized_end=3360
+  _globals['_CAMPAIGNREPORT']._serialized_start=3363
+  _globals['_CAMPAIGNREPORT']._serialized_end=3750
+  _globals['_GETCAMPAIGNREPORTRESPONSE']._serialized_start=3752
+  _globals['_GETCAMPAIGNREPORTRESPONSE']._serialized_end=3832
+  _globals['_SCOREDRAFTREQUEST']._serialized_start=3834
+  _globals['_SCOREDRAFTREQUEST']._serialized_end=3920
+  _globals['_BESTTIME']._serialized_start=3922
+  _globals['_BESTTIME']._serialized_end=4003
+  _globals['_NETWORKADVICE']._serialized_start=4006
+  _globals['_NETWORKADVICE']._serialized_end=4217
+  _globals['_SCOREDRAFTRESPONSE']._serialized_start=4220
+  _globals['_SCOREDRAFTRESPONSE']._serialized_end=4408
+  _globals['_SCORINGSERVICE']._serialized_start=4553
+  _globals['_SCORINGSERVICE']._serialized_end=5730
 # @@protoc_insertion_point(module_scope)

@@ -7,9 +7,12 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import message as _message
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from resonanz.common.v1 import mention_pb2 as _mention_pb2
 from resonanz.common.v1 import score_pb2 as _score_pb2
+from resonanz.events.v1 import events_pb2 as _events_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -20,6 +23,25 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _CascadeOrder:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _CascadeOrderEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CascadeOrder.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CASCADE_ORDER_UNSPECIFIED: _CascadeOrder.ValueType  # 0
+    CASCADE_ORDER_SIZE: _CascadeOrder.ValueType  # 1
+    CASCADE_ORDER_STRUCTURAL_VIRALITY: _CascadeOrder.ValueType  # 2
+    CASCADE_ORDER_GROWTH_RATE: _CascadeOrder.ValueType  # 3
+
+class CascadeOrder(_CascadeOrder, metaclass=_CascadeOrderEnumTypeWrapper): ...
+
+CASCADE_ORDER_UNSPECIFIED: CascadeOrder.ValueType  # 0
+CASCADE_ORDER_SIZE: CascadeOrder.ValueType  # 1
+CASCADE_ORDER_STRUCTURAL_VIRALITY: CascadeOrder.ValueType  # 2
+CASCADE_ORDER_GROWTH_RATE: CascadeOrder.ValueType  # 3
+Global___CascadeOrder: _TypeAlias = CascadeOrder  # noqa: Y015
 
 @_typing.final
 class GetBrandScoresRequest(_message.Message):
@@ -137,3 +159,849 @@ class ListScoredMentionsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListScoredMentionsResponse: _TypeAlias = ListScoredMentionsResponse  # noqa: Y015
+
+@_typing.final
+class GetBrandTimelineRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LABEL_FIELD_NUMBER: _builtins.int
+    WINDOW_FIELD_NUMBER: _builtins.int
+    BUCKET_FIELD_NUMBER: _builtins.int
+    label: _builtins.str
+    @_builtins.property
+    def window(self) -> _duration_pb2.Duration:
+        """Trailing window ending now; unset means 7 days. At most 366 days."""
+
+    @_builtins.property
+    def bucket(self) -> _duration_pb2.Duration:
+        """Bucket length; unset means 1 hour for windows up to 2 days, else 1 day. At least 1 minute,
+        and at most 1,000 buckets per window.
+        """
+
+    def __init__(
+        self,
+        *,
+        label: _builtins.str = ...,
+        window: _duration_pb2.Duration | None = ...,
+        bucket: _duration_pb2.Duration | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "window", b"window"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "label", b"label", "window", b"window"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetBrandTimelineRequest: _TypeAlias = GetBrandTimelineRequest  # noqa: Y015
+
+@_typing.final
+class TimelinePoint(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BUCKET_START_FIELD_NUMBER: _builtins.int
+    MENTION_COUNT_FIELD_NUMBER: _builtins.int
+    POSITIVE_COUNT_FIELD_NUMBER: _builtins.int
+    NEUTRAL_COUNT_FIELD_NUMBER: _builtins.int
+    NEGATIVE_COUNT_FIELD_NUMBER: _builtins.int
+    REACH_FIELD_NUMBER: _builtins.int
+    ENGAGEMENT_FIELD_NUMBER: _builtins.int
+    REPUTATION_INDEX_FIELD_NUMBER: _builtins.int
+    mention_count: _builtins.int
+    positive_count: _builtins.int
+    neutral_count: _builtins.int
+    negative_count: _builtins.int
+    reach: _builtins.int
+    engagement: _builtins.int
+    reputation_index: _builtins.float
+    """Reputation index of this bucket alone, -100..+100."""
+    @_builtins.property
+    def bucket_start(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        bucket_start: _timestamp_pb2.Timestamp | None = ...,
+        mention_count: _builtins.int = ...,
+        positive_count: _builtins.int = ...,
+        neutral_count: _builtins.int = ...,
+        negative_count: _builtins.int = ...,
+        reach: _builtins.int = ...,
+        engagement: _builtins.int = ...,
+        reputation_index: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["bucket_start", b"bucket_start"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket_start", b"bucket_start", "engagement", b"engagement", "mention_count", b"mention_count", "negative_count", b"negative_count", "neutral_count", b"neutral_count", "positive_count", b"positive_count", "reach", b"reach", "reputation_index", b"reputation_index"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TimelinePoint: _TypeAlias = TimelinePoint  # noqa: Y015
+
+@_typing.final
+class GetBrandTimelineResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LABEL_FIELD_NUMBER: _builtins.int
+    POINTS_FIELD_NUMBER: _builtins.int
+    label: _builtins.str
+    @_builtins.property
+    def points(self) -> _containers.RepeatedCompositeFieldContainer[Global___TimelinePoint]:
+        """Oldest first; buckets without mentions are included with zero counts."""
+
+    def __init__(
+        self,
+        *,
+        label: _builtins.str = ...,
+        points: _abc.Iterable[Global___TimelinePoint] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["label", b"label", "points", b"points"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetBrandTimelineResponse: _TypeAlias = GetBrandTimelineResponse  # noqa: Y015
+
+@_typing.final
+class GetShareOfVoiceRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WINDOW_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def window(self) -> _duration_pb2.Duration:
+        """Trailing window ending now; unset means 24 hours. At most 366 days."""
+
+    def __init__(
+        self,
+        *,
+        window: _duration_pb2.Duration | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["window", b"window"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["window", b"window"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetShareOfVoiceRequest: _TypeAlias = GetShareOfVoiceRequest  # noqa: Y015
+
+@_typing.final
+class LabelShare(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LABEL_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
+    MENTION_COUNT_FIELD_NUMBER: _builtins.int
+    REACH_FIELD_NUMBER: _builtins.int
+    SHARE_OF_VOICE_FIELD_NUMBER: _builtins.int
+    SHARE_OF_REACH_FIELD_NUMBER: _builtins.int
+    NET_SENTIMENT_FIELD_NUMBER: _builtins.int
+    label: _builtins.str
+    role: _mention_pb2.QueryRole.ValueType
+    mention_count: _builtins.int
+    reach: _builtins.int
+    share_of_voice: _builtins.float
+    """Share of the tenant's mentions in the window, 0..1."""
+    share_of_reach: _builtins.float
+    """Share of the tenant's reach in the window, 0..1."""
+    net_sentiment: _builtins.float
+    def __init__(
+        self,
+        *,
+        label: _builtins.str = ...,
+        role: _mention_pb2.QueryRole.ValueType = ...,
+        mention_count: _builtins.int = ...,
+        reach: _builtins.int = ...,
+        share_of_voice: _builtins.float = ...,
+        share_of_reach: _builtins.float = ...,
+        net_sentiment: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["label", b"label", "mention_count", b"mention_count", "net_sentiment", b"net_sentiment", "reach", b"reach", "role", b"role", "share_of_reach", b"share_of_reach", "share_of_voice", b"share_of_voice"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LabelShare: _TypeAlias = LabelShare  # noqa: Y015
+
+@_typing.final
+class GetShareOfVoiceResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WINDOW_START_FIELD_NUMBER: _builtins.int
+    WINDOW_END_FIELD_NUMBER: _builtins.int
+    LABELS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def window_start(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def window_end(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def labels(self) -> _containers.RepeatedCompositeFieldContainer[Global___LabelShare]:
+        """Largest share first."""
+
+    def __init__(
+        self,
+        *,
+        window_start: _timestamp_pb2.Timestamp | None = ...,
+        window_end: _timestamp_pb2.Timestamp | None = ...,
+        labels: _abc.Iterable[Global___LabelShare] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["window_end", b"window_end", "window_start", b"window_start"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["labels", b"labels", "window_end", b"window_end", "window_start", b"window_start"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetShareOfVoiceResponse: _TypeAlias = GetShareOfVoiceResponse  # noqa: Y015
+
+@_typing.final
+class ListTopAuthorsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LABEL_FIELD_NUMBER: _builtins.int
+    WINDOW_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    label: _builtins.str
+    limit: _builtins.int
+    """0 means 20; at most 200."""
+    @_builtins.property
+    def window(self) -> _duration_pb2.Duration:
+        """Trailing window ending now; unset means 7 days. At most 366 days."""
+
+    def __init__(
+        self,
+        *,
+        label: _builtins.str = ...,
+        window: _duration_pb2.Duration | None = ...,
+        limit: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["window", b"window"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["label", b"label", "limit", b"limit", "window", b"window"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListTopAuthorsRequest: _TypeAlias = ListTopAuthorsRequest  # noqa: Y015
+
+@_typing.final
+class AuthorRank(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AUTHOR_ID_FIELD_NUMBER: _builtins.int
+    NETWORK_FIELD_NUMBER: _builtins.int
+    HANDLE_FIELD_NUMBER: _builtins.int
+    DISPLAY_NAME_FIELD_NUMBER: _builtins.int
+    FOLLOWERS_FIELD_NUMBER: _builtins.int
+    VERIFIED_FIELD_NUMBER: _builtins.int
+    MENTION_COUNT_FIELD_NUMBER: _builtins.int
+    ENGAGEMENT_EARNED_FIELD_NUMBER: _builtins.int
+    CENTRALITY_FIELD_NUMBER: _builtins.int
+    SCORE_FIELD_NUMBER: _builtins.int
+    RANK_FIELD_NUMBER: _builtins.int
+    NET_SENTIMENT_FIELD_NUMBER: _builtins.int
+    author_id: _builtins.str
+    network: _builtins.str
+    handle: _builtins.str
+    display_name: _builtins.str
+    followers: _builtins.int
+    verified: _builtins.bool
+    mention_count: _builtins.int
+    engagement_earned: _builtins.int
+    """Engagement earned by the author's mentions in the window."""
+    centrality: _builtins.float
+    """PageRank in the window's reshare/reply/mention graph, normalised so the top author is 1."""
+    score: _builtins.float
+    """Combined opinion-leader score, 0..1 (docs/scoring/metrics.md)."""
+    rank: _builtins.int
+    """1 is the top author."""
+    net_sentiment: _builtins.float
+    def __init__(
+        self,
+        *,
+        author_id: _builtins.str = ...,
+        network: _builtins.str = ...,
+        handle: _builtins.str = ...,
+        display_name: _builtins.str = ...,
+        followers: _builtins.int = ...,
+        verified: _builtins.bool = ...,
+        mention_count: _builtins.int = ...,
+        engagement_earned: _builtins.int = ...,
+        centrality: _builtins.float = ...,
+        score: _builtins.float = ...,
+        rank: _builtins.int = ...,
+        net_sentiment: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["author_id", b"author_id", "centrality", b"centrality", "display_name", b"display_name", "engagement_earned", b"engagement_earned", "followers", b"followers", "handle", b"handle", "mention_count", b"mention_count", "net_sentiment", b"net_sentiment", "network", b"network", "rank", b"rank", "score", b"score", "verified", b"verified"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AuthorRank: _TypeAlias = AuthorRank  # noqa: Y015
+
+@_typing.final
+class ListTopAuthorsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LABEL_FIELD_NUMBER: _builtins.int
+    AUTHORS_FIELD_NUMBER: _builtins.int
+    label: _builtins.str
+    @_builtins.property
+    def authors(self) -> _containers.RepeatedCompositeFieldContainer[Global___AuthorRank]: ...
+    def __init__(
+        self,
+        *,
+        label: _builtins.str = ...,
+        authors: _abc.Iterable[Global___AuthorRank] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["authors", b"authors", "label", b"label"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListTopAuthorsResponse: _TypeAlias = ListTopAuthorsResponse  # noqa: Y015
+
+@_typing.final
+class Cascade(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ROOT_MENTION_ID_FIELD_NUMBER: _builtins.int
+    NETWORK_FIELD_NUMBER: _builtins.int
+    SIZE_FIELD_NUMBER: _builtins.int
+    DEPTH_FIELD_NUMBER: _builtins.int
+    STRUCTURAL_VIRALITY_FIELD_NUMBER: _builtins.int
+    GROWTH_RATE_PER_HOUR_FIELD_NUMBER: _builtins.int
+    ESTIMATED_REACH_FIELD_NUMBER: _builtins.int
+    STARTED_AT_FIELD_NUMBER: _builtins.int
+    LAST_ACTIVITY_AT_FIELD_NUMBER: _builtins.int
+    LABELS_FIELD_NUMBER: _builtins.int
+    ROOT_AUTHOR_HANDLE_FIELD_NUMBER: _builtins.int
+    ROOT_TEXT_FIELD_NUMBER: _builtins.int
+    root_mention_id: _builtins.str
+    """Mention id of the cascade's root post."""
+    network: _builtins.str
+    size: _builtins.int
+    """Posts in the cascade, the root included."""
+    depth: _builtins.int
+    """Longest path from the root, in edges."""
+    structural_virality: _builtins.float
+    """Mean shortest-path distance between all pairs of posts in the tree (Goel et al. 2016);
+    0 for a lone post.
+    """
+    growth_rate_per_hour: _builtins.float
+    """New posts per hour over the last hour of the cascade's activity."""
+    estimated_reach: _builtins.int
+    root_author_handle: _builtins.str
+    root_text: _builtins.str
+    @_builtins.property
+    def started_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def last_activity_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def labels(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        root_mention_id: _builtins.str = ...,
+        network: _builtins.str = ...,
+        size: _builtins.int = ...,
+        depth: _builtins.int = ...,
+        structural_virality: _builtins.float = ...,
+        growth_rate_per_hour: _builtins.float = ...,
+        estimated_reach: _builtins.int = ...,
+        started_at: _timestamp_pb2.Timestamp | None = ...,
+        last_activity_at: _timestamp_pb2.Timestamp | None = ...,
+        labels: _abc.Iterable[_builtins.str] | None = ...,
+        root_author_handle: _builtins.str = ...,
+        root_text: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["last_activity_at", b"last_activity_at", "started_at", b"started_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["depth", b"depth", "estimated_reach", b"estimated_reach", "growth_rate_per_hour", b"growth_rate_per_hour", "labels", b"labels", "last_activity_at", b"last_activity_at", "network", b"network", "root_author_handle", b"root_author_handle", "root_mention_id", b"root_mention_id", "root_text", b"root_text", "size", b"size", "started_at", b"started_at", "structural_virality", b"structural_virality"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Cascade: _TypeAlias = Cascade  # noqa: Y015
+
+@_typing.final
+class GetCascadeRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MENTION_ID_FIELD_NUMBER: _builtins.int
+    mention_id: _builtins.str
+    """Any mention of the cascade."""
+    def __init__(
+        self,
+        *,
+        mention_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["mention_id", b"mention_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetCascadeRequest: _TypeAlias = GetCascadeRequest  # noqa: Y015
+
+@_typing.final
+class GetCascadeResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CASCADE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def cascade(self) -> Global___Cascade: ...
+    def __init__(
+        self,
+        *,
+        cascade: Global___Cascade | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["cascade", b"cascade"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cascade", b"cascade"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetCascadeResponse: _TypeAlias = GetCascadeResponse  # noqa: Y015
+
+@_typing.final
+class ListCascadesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LABEL_FIELD_NUMBER: _builtins.int
+    WINDOW_FIELD_NUMBER: _builtins.int
+    ORDER_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    label: _builtins.str
+    order: Global___CascadeOrder.ValueType
+    """Unset means SIZE."""
+    limit: _builtins.int
+    """0 means 20; at most 200."""
+    @_builtins.property
+    def window(self) -> _duration_pb2.Duration: ...
+    def __init__(
+        self,
+        *,
+        label: _builtins.str = ...,
+        window: _duration_pb2.Duration | None = ...,
+        order: Global___CascadeOrder.ValueType = ...,
+        limit: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["window", b"window"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["label", b"label", "limit", b"limit", "order", b"order", "window", b"window"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListCascadesRequest: _TypeAlias = ListCascadesRequest  # noqa: Y015
+
+@_typing.final
+class ListCascadesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CASCADES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def cascades(self) -> _containers.RepeatedCompositeFieldContainer[Global___Cascade]: ...
+    def __init__(
+        self,
+        *,
+        cascades: _abc.Iterable[Global___Cascade] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cascades", b"cascades"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListCascadesResponse: _TypeAlias = ListCascadesResponse  # noqa: Y015
+
+@_typing.final
+class ListAlertsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LABEL_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    label: _builtins.str
+    """Empty means every label."""
+    page_size: _builtins.int
+    page_token: _builtins.str
+    def __init__(
+        self,
+        *,
+        label: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["label", b"label", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAlertsRequest: _TypeAlias = ListAlertsRequest  # noqa: Y015
+
+@_typing.final
+class ListAlertsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ALERTS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    @_builtins.property
+    def alerts(self) -> _containers.RepeatedCompositeFieldContainer[_events_pb2.Alert]: ...
+    def __init__(
+        self,
+        *,
+        alerts: _abc.Iterable[_events_pb2.Alert] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alerts", b"alerts", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAlertsResponse: _TypeAlias = ListAlertsResponse  # noqa: Y015
+
+@_typing.final
+class StreamAlertsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LABELS_FIELD_NUMBER: _builtins.int
+    SINCE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def labels(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Empty means every label."""
+
+    @_builtins.property
+    def since(self) -> _timestamp_pb2.Timestamp:
+        """Replay alerts raised after this time first; unset streams only new ones."""
+
+    def __init__(
+        self,
+        *,
+        labels: _abc.Iterable[_builtins.str] | None = ...,
+        since: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["since", b"since"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["labels", b"labels", "since", b"since"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StreamAlertsRequest: _TypeAlias = StreamAlertsRequest  # noqa: Y015
+
+@_typing.final
+class StreamAlertsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ALERT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def alert(self) -> _events_pb2.Alert: ...
+    def __init__(
+        self,
+        *,
+        alert: _events_pb2.Alert | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["alert", b"alert"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alert", b"alert"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StreamAlertsResponse: _TypeAlias = StreamAlertsResponse  # noqa: Y015
+
+@_typing.final
+class GetCampaignReportRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CAMPAIGN_ID_FIELD_NUMBER: _builtins.int
+    SINCE_FIELD_NUMBER: _builtins.int
+    UNTIL_FIELD_NUMBER: _builtins.int
+    campaign_id: _builtins.str
+    @_builtins.property
+    def since(self) -> _timestamp_pb2.Timestamp:
+        """Unset means everything since the campaign's first post."""
+
+    @_builtins.property
+    def until(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        campaign_id: _builtins.str = ...,
+        since: _timestamp_pb2.Timestamp | None = ...,
+        until: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["since", b"since", "until", b"until"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["campaign_id", b"campaign_id", "since", b"since", "until", b"until"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetCampaignReportRequest: _TypeAlias = GetCampaignReportRequest  # noqa: Y015
+
+@_typing.final
+class CampaignSlice(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_FIELD_NUMBER: _builtins.int
+    POSTS_FIELD_NUMBER: _builtins.int
+    MENTIONS_FIELD_NUMBER: _builtins.int
+    REPLIES_FIELD_NUMBER: _builtins.int
+    RESHARES_FIELD_NUMBER: _builtins.int
+    REACH_FIELD_NUMBER: _builtins.int
+    IMPRESSIONS_FIELD_NUMBER: _builtins.int
+    ENGAGEMENT_FIELD_NUMBER: _builtins.int
+    POSITIVE_COUNT_FIELD_NUMBER: _builtins.int
+    NEUTRAL_COUNT_FIELD_NUMBER: _builtins.int
+    NEGATIVE_COUNT_FIELD_NUMBER: _builtins.int
+    NET_SENTIMENT_FIELD_NUMBER: _builtins.int
+    key: _builtins.str
+    """Network name for by_network slices, "YYYY-MM-DD" (UTC) for by_day slices, empty for the total."""
+    posts: _builtins.int
+    mentions: _builtins.int
+    replies: _builtins.int
+    reshares: _builtins.int
+    reach: _builtins.int
+    impressions: _builtins.int
+    engagement: _builtins.int
+    positive_count: _builtins.int
+    neutral_count: _builtins.int
+    negative_count: _builtins.int
+    net_sentiment: _builtins.float
+    def __init__(
+        self,
+        *,
+        key: _builtins.str = ...,
+        posts: _builtins.int = ...,
+        mentions: _builtins.int = ...,
+        replies: _builtins.int = ...,
+        reshares: _builtins.int = ...,
+        reach: _builtins.int = ...,
+        impressions: _builtins.int = ...,
+        engagement: _builtins.int = ...,
+        positive_count: _builtins.int = ...,
+        neutral_count: _builtins.int = ...,
+        negative_count: _builtins.int = ...,
+        net_sentiment: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["engagement", b"engagement", "impressions", b"impressions", "key", b"key", "mentions", b"mentions", "negative_count", b"negative_count", "net_sentiment", b"net_sentiment", "neutral_count", b"neutral_count", "positive_count", b"positive_count", "posts", b"posts", "reach", b"reach", "replies", b"replies", "reshares", b"reshares"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CampaignSlice: _TypeAlias = CampaignSlice  # noqa: Y015
+
+@_typing.final
+class CampaignReport(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CAMPAIGN_ID_FIELD_NUMBER: _builtins.int
+    FIRST_POST_AT_FIELD_NUMBER: _builtins.int
+    LAST_ACTIVITY_AT_FIELD_NUMBER: _builtins.int
+    TOTAL_FIELD_NUMBER: _builtins.int
+    BY_NETWORK_FIELD_NUMBER: _builtins.int
+    BY_DAY_FIELD_NUMBER: _builtins.int
+    HASHTAGS_FIELD_NUMBER: _builtins.int
+    LINKS_FIELD_NUMBER: _builtins.int
+    TOP_HASHTAGS_FIELD_NUMBER: _builtins.int
+    campaign_id: _builtins.str
+    @_builtins.property
+    def first_post_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def last_activity_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def total(self) -> Global___CampaignSlice: ...
+    @_builtins.property
+    def by_network(self) -> _containers.RepeatedCompositeFieldContainer[Global___CampaignSlice]: ...
+    @_builtins.property
+    def by_day(self) -> _containers.RepeatedCompositeFieldContainer[Global___CampaignSlice]: ...
+    @_builtins.property
+    def hashtags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The campaign's hashtags and links that mentions were matched on."""
+
+    @_builtins.property
+    def links(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def top_hashtags(self) -> _containers.RepeatedCompositeFieldContainer[_score_pb2.TermCount]: ...
+    def __init__(
+        self,
+        *,
+        campaign_id: _builtins.str = ...,
+        first_post_at: _timestamp_pb2.Timestamp | None = ...,
+        last_activity_at: _timestamp_pb2.Timestamp | None = ...,
+        total: Global___CampaignSlice | None = ...,
+        by_network: _abc.Iterable[Global___CampaignSlice] | None = ...,
+        by_day: _abc.Iterable[Global___CampaignSlice] | None = ...,
+        hashtags: _abc.Iterable[_builtins.str] | None = ...,
+        links: _abc.Iterable[_builtins.str] | None = ...,
+        top_hashtags: _abc.Iterable[_score_pb2.TermCount] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["first_post_at", b"first_post_at", "last_activity_at", b"last_activity_at", "total", b"total"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["by_day", b"by_day", "by_network", b"by_network", "campaign_id", b"campaign_id", "first_post_at", b"first_post_at", "hashtags", b"hashtags", "last_activity_at", b"last_activity_at", "links", b"links", "top_hashtags", b"top_hashtags", "total", b"total"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CampaignReport: _TypeAlias = CampaignReport  # noqa: Y015
+
+@_typing.final
+class GetCampaignReportResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REPORT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def report(self) -> Global___CampaignReport: ...
+    def __init__(
+        self,
+        *,
+        report: Global___CampaignReport | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["report", b"report"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["report", b"report"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetCampaignReportResponse: _TypeAlias = GetCampaignReportResponse  # noqa: Y015
+
+@_typing.final
+class ScoreDraftRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TEXT_FIELD_NUMBER: _builtins.int
+    NETWORKS_FIELD_NUMBER: _builtins.int
+    ACCOUNT_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    text: _builtins.str
+    account: _builtins.str
+    """Account handle on those networks, for the best times to post from its own history."""
+    language: _builtins.str
+    """ISO 639-1 hint; empty means detect."""
+    @_builtins.property
+    def networks(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Networks to advise on; empty means every loaded network that can publish."""
+
+    def __init__(
+        self,
+        *,
+        text: _builtins.str = ...,
+        networks: _abc.Iterable[_builtins.str] | None = ...,
+        account: _builtins.str = ...,
+        language: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account", b"account", "language", b"language", "networks", b"networks", "text", b"text"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ScoreDraftRequest: _TypeAlias = ScoreDraftRequest  # noqa: Y015
+
+@_typing.final
+class BestTime(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WEEKDAY_FIELD_NUMBER: _builtins.int
+    HOUR_FIELD_NUMBER: _builtins.int
+    MEAN_ENGAGEMENT_FIELD_NUMBER: _builtins.int
+    POSTS_FIELD_NUMBER: _builtins.int
+    weekday: _builtins.int
+    """0 = Monday .. 6 = Sunday, UTC."""
+    hour: _builtins.int
+    mean_engagement: _builtins.float
+    """Mean engagement of the account's posts published in this slot."""
+    posts: _builtins.int
+    def __init__(
+        self,
+        *,
+        weekday: _builtins.int = ...,
+        hour: _builtins.int = ...,
+        mean_engagement: _builtins.float = ...,
+        posts: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hour", b"hour", "mean_engagement", b"mean_engagement", "posts", b"posts", "weekday", b"weekday"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BestTime: _TypeAlias = BestTime  # noqa: Y015
+
+@_typing.final
+class NetworkAdvice(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NETWORK_FIELD_NUMBER: _builtins.int
+    LENGTH_FIELD_NUMBER: _builtins.int
+    MAX_LENGTH_FIELD_NUMBER: _builtins.int
+    FITS_FIELD_NUMBER: _builtins.int
+    HASHTAG_COUNT_FIELD_NUMBER: _builtins.int
+    RECOMMENDED_MAX_HASHTAGS_FIELD_NUMBER: _builtins.int
+    SUGGESTIONS_FIELD_NUMBER: _builtins.int
+    BEST_TIMES_FIELD_NUMBER: _builtins.int
+    network: _builtins.str
+    length: _builtins.int
+    """Length as the network counts it, and its limit."""
+    max_length: _builtins.int
+    fits: _builtins.bool
+    hashtag_count: _builtins.int
+    recommended_max_hashtags: _builtins.int
+    @_builtins.property
+    def suggestions(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Human-readable advice, most important first."""
+
+    @_builtins.property
+    def best_times(self) -> _containers.RepeatedCompositeFieldContainer[Global___BestTime]:
+        """Best weekday/hour slots for the account, best first; empty without enough history."""
+
+    def __init__(
+        self,
+        *,
+        network: _builtins.str = ...,
+        length: _builtins.int = ...,
+        max_length: _builtins.int = ...,
+        fits: _builtins.bool = ...,
+        hashtag_count: _builtins.int = ...,
+        recommended_max_hashtags: _builtins.int = ...,
+        suggestions: _abc.Iterable[_builtins.str] | None = ...,
+        best_times: _abc.Iterable[Global___BestTime] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["best_times", b"best_times", "fits", b"fits", "hashtag_count", b"hashtag_count", "length", b"length", "max_length", b"max_length", "network", b"network", "recommended_max_hashtags", b"recommended_max_hashtags", "suggestions", b"suggestions"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___NetworkAdvice: _TypeAlias = NetworkAdvice  # noqa: Y015
+
+@_typing.final
+class ScoreDraftResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    SENTIMENT_FIELD_NUMBER: _builtins.int
+    SENTIMENT_CONFIDENCE_FIELD_NUMBER: _builtins.int
+    POLARITY_FIELD_NUMBER: _builtins.int
+    ADVICE_FIELD_NUMBER: _builtins.int
+    language: _builtins.str
+    sentiment: _score_pb2.Sentiment.ValueType
+    sentiment_confidence: _builtins.float
+    polarity: _builtins.float
+    @_builtins.property
+    def advice(self) -> _containers.RepeatedCompositeFieldContainer[Global___NetworkAdvice]: ...
+    def __init__(
+        self,
+        *,
+        language: _builtins.str = ...,
+        sentiment: _score_pb2.Sentiment.ValueType = ...,
+        sentiment_confidence: _builtins.float = ...,
+        polarity: _builtins.float = ...,
+        advice: _abc.Iterable[Global___NetworkAdvice] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["advice", b"advice", "language", b"language", "polarity", b"polarity", "sentiment", b"sentiment", "sentiment_confidence", b"sentiment_confidence"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ScoreDraftResponse: _TypeAlias = ScoreDraftResponse  # noqa: Y015

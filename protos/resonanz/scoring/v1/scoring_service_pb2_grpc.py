@@ -26,7 +26,8 @@ if _version_not_supported:
 
 
 class ScoringServiceStub:
-    """Scores of mentions and brands. Any replica answers: scores are materialised in the service's store.
+    """Scores of mentions, brands, authors, cascades and campaigns, crisis alerts and draft advice.
+    Any replica answers: the streaming app materialises what the API reads in the service's store.
     The tenant is taken from the `x-resonanz-tenant` metadata of every call.
     """
 
@@ -46,15 +47,61 @@ class ScoringServiceStub:
                 request_serializer=resonanz_dot_scoring_dot_v1_dot_scoring__service__pb2.ListScoredMentionsRequest.SerializeToString,
                 response_deserializer=resonanz_dot_scoring_dot_v1_dot_scoring__service__pb2.ListScoredMentionsResponse.FromString,
                 _registered_method=True)
+        self.GetBrandTimeline = channel.unary_unary(
+                '/resonanz.scoring.v1.ScoringService/GetBrandTimeline',
+                request_serializer=resonanz_dot_scoring_dot_v1_dot_scoring__service__pb2.GetBrandTimelineRequest.SerializeToString,
+                response_deserializer=resonanz_dot_scoring_dot_v1_dot_scoring__service__pb2.GetBrandTimelineResponse.FromString,
+                _registered_method=True)
+        self.GetShareOfVoice = channel.unary_unary(
+                '/resonanz.scoring.v1.ScoringService/GetShareOfVoice',
+                request_serializer=resonanz_dot_scoring_dot_v1_dot_scoring__service__pb2.GetShareOfVoiceRequest.SerializeToString,
+                response_deserializer=resonanz_dot_scoring_dot_v1_dot_scoring__service__pb2.GetShareOfVoiceResponse.FromString,
+                _registered_method=True)
+        self.ListTopAuthors = channel.unary_unary(
+                '/resonanz.scoring.v1.ScoringService/ListTopAuthors',
+                request_serializer=resonanz_dot_scoring_dot_v1_dot_scoring__service__pb2.ListTopAuthorsRequest.SerializeToString,
+                response_deserializer=resonanz_dot_scoring_dot_v1_dot_scoring__service__pb2.ListTopAuthorsResponse.FromString,
+                _registered_method=True)
+        self.GetCascade = channel.unary_unary(
+                '/resonanz.scoring.v1.ScoringService/GetCascade',
+                request_serializer=resonanz_dot_scoring_dot_v1_dot_scoring__service__pb2.GetCascadeRequest.SerializeToString,
+                response_deserializer=resonanz_dot_scoring_dot_v1_dot_scoring__service__pb2.GetCascadeResponse.FromString,
+                _registered_method=True)
+        self.ListCascades = channel.unary_unary(
+                '/resonanz.scoring.v1.ScoringService/ListCascades',
+                request_serializer=resonanz_dot_scoring_dot_v1_dot_scoring__service__pb2.ListCascadesRequest.SerializeToString,
+                response_deserializer=resonanz_dot_scoring_dot_v1_dot_scoring__service__pb2.ListCascadesResponse.FromString,
+                _registered_method=True)
+        self.ListAlerts = channel.unary_unary(
+                '/resonanz.scoring.v1.ScoringService/ListAlerts',
+                request_serializer=resonanz_dot_scoring_dot_v1_dot_scoring__service__pb2.ListAlertsRequest.SerializeToString,
+                response_deserializer=resonanz_dot_scoring_dot_v1_dot_scoring__service__pb2.ListAlertsResponse.FromString,
+                _registered_method=True)
+        self.StreamAlerts = channel.unary_stream(
+                '/resonanz.scoring.v1.ScoringService/StreamAlerts',
+                request_serializer=resonanz_dot_scoring_dot_v1_dot_scoring__service__pb2.StreamAlertsRequest.SerializeToString,
+                response_deserializer=resonanz_dot_scoring_dot_v1_dot_scoring__service__pb2.StreamAlertsResponse.FromString,
+                _registered_method=True)
+        self.GetCampaignReport = channel.unary_unary(
+                '/resonanz.scoring.v1.ScoringService/GetCampaignReport',
+                request_serializer=resonanz_dot_scoring_dot_v1_dot_scoring__service__pb2.GetCampaignReportRequest.SerializeToString,
+                response_deserializer=resonanz_dot_scoring_dot_v1_dot_scoring__service__pb2.GetCampaignReportResponse.FromString,
+                _registered_method=True)
+        self.ScoreDraft = channel.unary_unary(
+                '/resonanz.scoring.v1.ScoringService/ScoreDraft',
+                request_serializer=resonanz_dot_scoring_dot_v1_dot_scoring__service__pb2.ScoreDraftRequest.SerializeToString,
+                response_deserializer=resonanz_dot_scoring_dot_v1_dot_scoring__service__pb2.ScoreDraftResponse.FromString,
+                _registered_method=True)
 
 
 class ScoringServiceServicer:
-    """Scores of mentions and brands. Any replica answers: scores are materialised in the service's store.
+    """Scores of mentions, brands, authors, cascades and campaigns, crisis alerts and draft advice.
+    Any replica answers: the streaming app materialises what the API reads in the service's store.
     The tenant is taken from the `x-resonanz-tenant` metadata of every call.
     """
 
     def GetBrandScores(self, request, context):
-        """Aggregates for one label over a trailing window.
+        """Aggregates for one label over a trailing window, with the previous window's figures.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -62,6 +109,69 @@ class ScoringServiceServicer:
 
     def ListScoredMentions(self, request, context):
         """Scored mentions of a label, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetBrandTimeline(self, request, context):
+        """Volume, sentiment, reach and reputation of one label per time bucket.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetShareOfVoice(self, request, context):
+        """Every label's share of voice in a window (brands and competitors).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTopAuthors(self, request, context):
+        """Opinion leaders of a label over a window, highest rank first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCascade(self, request, context):
+        """The reshare cascade a mention belongs to.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCascades(self, request, context):
+        """The largest or most viral cascades of a label in a window.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAlerts(self, request, context):
+        """Alerts raised, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StreamAlerts(self, request, context):
+        """Alerts as they are raised: first those after `since` (if set), then live ones.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCampaignReport(self, request, context):
+        """Reach, engagement and sentiment of a campaign's posts, replies, reshares and mentions.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ScoreDraft(self, request, context):
+        """Scores a draft before it is posted: sentiment, per-network advice, best times to post.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -80,6 +190,51 @@ def add_ScoringServiceServicer_to_server(servicer, server):
                     request_deserializer=resonanz_dot_scoring_dot_v1_dot_scoring__service__pb2.ListScoredMentionsRequest.FromString,
                     response_serializer=resonanz_dot_scoring_dot_v1_dot_scoring__service__pb2.ListScoredMentionsResponse.SerializeToString,
             ),
+            'GetBrandTimeline': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBrandTimeline,
+                    request_deserializer=resonanz_dot_scoring_dot_v1_dot_scoring__service__pb2.GetBrandTimelineRequest.FromString,
+                    response_serializer=resonanz_dot_scoring_dot_v1_dot_scoring__service__pb2.GetBrandTimelineResponse.SerializeToString,
+            ),
+            'GetShareOfVoice': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetShareOfVoice,
+                    request_deserializer=resonanz_dot_scoring_dot_v1_dot_scoring__service__pb2.GetShareOfVoiceRequest.FromString,
+                    response_serializer=resonanz_dot_scoring_dot_v1_dot_scoring__service__pb2.GetShareOfVoiceResponse.SerializeToString,
+            ),
+            'ListTopAuthors': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTopAuthors,
+                    request_deserializer=resonanz_dot_scoring_dot_v1_dot_scoring__service__pb2.ListTopAuthorsRequest.FromString,
+                    response_serializer=resonanz_dot_scoring_dot_v1_dot_scoring__service__pb2.ListTopAuthorsResponse.SerializeToString,
+            ),
+            'GetCascade': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCascade,
+                    request_deserializer=resonanz_dot_scoring_dot_v1_dot_scoring__service__pb2.GetCascadeRequest.FromString,
+                    response_serializer=resonanz_dot_scoring_dot_v1_dot_scoring__service__pb2.GetCascadeResponse.SerializeToString,
+            ),
+            'ListCascades': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCascades,
+                    request_deserializer=resonanz_dot_scoring_dot_v1_dot_scoring__service__pb2.ListCascadesRequest.FromString,
+                    response_serializer=resonanz_dot_scoring_dot_v1_dot_scoring__service__pb2.ListCascadesResponse.SerializeToString,
+            ),
+            'ListAlerts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAlerts,
+                    request_deserializer=resonanz_dot_scoring_dot_v1_dot_scoring__service__pb2.ListAlertsRequest.FromString,
+                    response_serializer=resonanz_dot_scoring_dot_v1_dot_scoring__service__pb2.ListAlertsResponse.SerializeToString,
+            ),
+            'StreamAlerts': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamAlerts,
+                    request_deserializer=resonanz_dot_scoring_dot_v1_dot_scoring__service__pb2.StreamAlertsRequest.FromString,
+                    response_serializer=resonanz_dot_scoring_dot_v1_dot_scoring__service__pb2.StreamAlertsResponse.SerializeToString,
+            ),
+            'GetCampaignReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCampaignReport,
+                    request_deserializer=resonanz_dot_scoring_dot_v1_dot_scoring__service__pb2.GetCampaignReportRequest.FromString,
+                    response_serializer=resonanz_dot_scoring_dot_v1_dot_scoring__service__pb2.GetCampaignReportResponse.SerializeToString,
+            ),
+            'ScoreDraft': grpc.unary_unary_rpc_method_handler(
+                    servicer.ScoreDraft,
+                    request_deserializer=resonanz_dot_scoring_dot_v1_dot_scoring__service__pb2.ScoreDraftRequest.FromString,
+                    response_serializer=resonanz_dot_scoring_dot_v1_dot_scoring__service__pb2.ScoreDraftResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'resonanz.scoring.v1.ScoringService', rpc_method_handlers)
@@ -89,7 +244,8 @@ def add_ScoringServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class ScoringService:
-    """Scores of mentions and brands. Any replica answers: scores are materialised in the service's store.
+    """Scores of mentions, brands, authors, cascades and campaigns, crisis alerts and draft advice.
+    Any replica answers: the streaming app materialises what the API reads in the service's store.
     The tenant is taken from the `x-resonanz-tenant` metadata of every call.
     """
 
@@ -137,6 +293,249 @@ class ScoringService:
             '/resonanz.scoring.v1.ScoringService/ListScoredMentions',
             resonanz_dot_scoring_dot_v1_dot_scoring__service__pb2.ListScoredMentionsRequest.SerializeToString,
             resonanz_dot_scoring_dot_v1_dot_scoring__service__pb2.ListScoredMentionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetBrandTimeline(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/resonanz.scoring.v1.ScoringService/GetBrandTimeline',
+            resonanz_dot_scoring_dot_v1_dot_scoring__service__pb2.GetBrandTimelineRequest.SerializeToString,
+            resonanz_dot_scoring_dot_v1_dot_scoring__service__pb2.GetBrandTimelineResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetShareOfVoice(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/resonanz.scoring.v1.ScoringService/GetShareOfVoice',
+            resonanz_dot_scoring_dot_v1_dot_scoring__service__pb2.GetShareOfVoiceRequest.SerializeToString,
+            resonanz_dot_scoring_dot_v1_dot_scoring__service__pb2.GetShareOfVoiceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTopAuthors(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/resonanz.scoring.v1.ScoringService/ListTopAuthors',
+            resonanz_dot_scoring_dot_v1_dot_scoring__service__pb2.ListTopAuthorsRequest.SerializeToString,
+            resonanz_dot_scoring_dot_v1_dot_scoring__service__pb2.ListTopAuthorsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCascade(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/resonanz.scoring.v1.ScoringService/GetCascade',
+            resonanz_dot_scoring_dot_v1_dot_scoring__service__pb2.GetCascadeRequest.SerializeToString,
+            resonanz_dot_scoring_dot_v1_dot_scoring__service__pb2.GetCascadeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCascades(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/resonanz.scoring.v1.ScoringService/ListCascades',
+            resonanz_dot_scoring_dot_v1_dot_scoring__service__pb2.ListCascadesRequest.SerializeToString,
+            resonanz_dot_scoring_dot_v1_dot_scoring__service__pb2.ListCascadesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAlerts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/resonanz.scoring.v1.ScoringService/ListAlerts',
+            resonanz_dot_scoring_dot_v1_dot_scoring__service__pb2.ListAlertsRequest.SerializeToString,
+            resonanz_dot_scoring_dot_v1_dot_scoring__service__pb2.ListAlertsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamAlerts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/resonanz.scoring.v1.ScoringService/StreamAlerts',
+            resonanz_dot_scoring_dot_v1_dot_scoring__service__pb2.StreamAlertsRequest.SerializeToString,
+            resonanz_dot_scoring_dot_v1_dot_scoring__service__pb2.StreamAlertsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCampaignReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/resonanz.scoring.v1.ScoringService/GetCampaignReport',
+            resonanz_dot_scoring_dot_v1_dot_scoring__service__pb2.GetCampaignReportRequest.SerializeToString,
+            resonanz_dot_scoring_dot_v1_dot_scoring__service__pb2.GetCampaignReportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ScoreDraft(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/resonanz.scoring.v1.ScoringService/ScoreDraft',
+            resonanz_dot_scoring_dot_v1_dot_scoring__service__pb2.ScoreDraftRequest.SerializeToString,
+            resonanz_dot_scoring_dot_v1_dot_scoring__service__pb2.ScoreDraftResponse.FromString,
             options,
             channel_credentials,
             insecure,

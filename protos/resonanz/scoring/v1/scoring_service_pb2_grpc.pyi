@@ -27,7 +27,8 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class ScoringServiceStub:
-    """Scores of mentions and brands. Any replica answers: scores are materialised in the service's store.
+    """Scores of mentions, brands, authors, cascades and campaigns, crisis alerts and draft advice.
+    Any replica answers: the streaming app materialises what the API reads in the service's store.
     The tenant is taken from the `x-resonanz-tenant` metadata of every call.
     """
 
@@ -36,24 +37,62 @@ class ScoringServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> ScoringServiceAsyncStub: ...
     GetBrandScores: _grpc.UnaryUnaryMultiCallable[_scoring_service_pb2.GetBrandScoresRequest, _scoring_service_pb2.GetBrandScoresResponse]
-    """Aggregates for one label over a trailing window."""
+    """Aggregates for one label over a trailing window, with the previous window's figures."""
     ListScoredMentions: _grpc.UnaryUnaryMultiCallable[_scoring_service_pb2.ListScoredMentionsRequest, _scoring_service_pb2.ListScoredMentionsResponse]
     """Scored mentions of a label, newest first."""
+    GetBrandTimeline: _grpc.UnaryUnaryMultiCallable[_scoring_service_pb2.GetBrandTimelineRequest, _scoring_service_pb2.GetBrandTimelineResponse]
+    """Volume, sentiment, reach and reputation of one label per time bucket."""
+    GetShareOfVoice: _grpc.UnaryUnaryMultiCallable[_scoring_service_pb2.GetShareOfVoiceRequest, _scoring_service_pb2.GetShareOfVoiceResponse]
+    """Every label's share of voice in a window (brands and competitors)."""
+    ListTopAuthors: _grpc.UnaryUnaryMultiCallable[_scoring_service_pb2.ListTopAuthorsRequest, _scoring_service_pb2.ListTopAuthorsResponse]
+    """Opinion leaders of a label over a window, highest rank first."""
+    GetCascade: _grpc.UnaryUnaryMultiCallable[_scoring_service_pb2.GetCascadeRequest, _scoring_service_pb2.GetCascadeResponse]
+    """The reshare cascade a mention belongs to."""
+    ListCascades: _grpc.UnaryUnaryMultiCallable[_scoring_service_pb2.ListCascadesRequest, _scoring_service_pb2.ListCascadesResponse]
+    """The largest or most viral cascades of a label in a window."""
+    ListAlerts: _grpc.UnaryUnaryMultiCallable[_scoring_service_pb2.ListAlertsRequest, _scoring_service_pb2.ListAlertsResponse]
+    """Alerts raised, newest first."""
+    StreamAlerts: _grpc.UnaryStreamMultiCallable[_scoring_service_pb2.StreamAlertsRequest, _scoring_service_pb2.StreamAlertsResponse]
+    """Alerts as they are raised: first those after `since` (if set), then live ones."""
+    GetCampaignReport: _grpc.UnaryUnaryMultiCallable[_scoring_service_pb2.GetCampaignReportRequest, _scoring_service_pb2.GetCampaignReportResponse]
+    """Reach, engagement and sentiment of a campaign's posts, replies, reshares and mentions."""
+    ScoreDraft: _grpc.UnaryUnaryMultiCallable[_scoring_service_pb2.ScoreDraftRequest, _scoring_service_pb2.ScoreDraftResponse]
+    """Scores a draft before it is posted: sentiment, per-network advice, best times to post."""
 
 @_typing.type_check_only
 class ScoringServiceAsyncStub(ScoringServiceStub):
-    """Scores of mentions and brands. Any replica answers: scores are materialised in the service's store.
+    """Scores of mentions, brands, authors, cascades and campaigns, crisis alerts and draft advice.
+    Any replica answers: the streaming app materialises what the API reads in the service's store.
     The tenant is taken from the `x-resonanz-tenant` metadata of every call.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     GetBrandScores: _aio.UnaryUnaryMultiCallable[_scoring_service_pb2.GetBrandScoresRequest, _scoring_service_pb2.GetBrandScoresResponse]  # type: ignore[assignment]
-    """Aggregates for one label over a trailing window."""
+    """Aggregates for one label over a trailing window, with the previous window's figures."""
     ListScoredMentions: _aio.UnaryUnaryMultiCallable[_scoring_service_pb2.ListScoredMentionsRequest, _scoring_service_pb2.ListScoredMentionsResponse]  # type: ignore[assignment]
     """Scored mentions of a label, newest first."""
+    GetBrandTimeline: _aio.UnaryUnaryMultiCallable[_scoring_service_pb2.GetBrandTimelineRequest, _scoring_service_pb2.GetBrandTimelineResponse]  # type: ignore[assignment]
+    """Volume, sentiment, reach and reputation of one label per time bucket."""
+    GetShareOfVoice: _aio.UnaryUnaryMultiCallable[_scoring_service_pb2.GetShareOfVoiceRequest, _scoring_service_pb2.GetShareOfVoiceResponse]  # type: ignore[assignment]
+    """Every label's share of voice in a window (brands and competitors)."""
+    ListTopAuthors: _aio.UnaryUnaryMultiCallable[_scoring_service_pb2.ListTopAuthorsRequest, _scoring_service_pb2.ListTopAuthorsResponse]  # type: ignore[assignment]
+    """Opinion leaders of a label over a window, highest rank first."""
+    GetCascade: _aio.UnaryUnaryMultiCallable[_scoring_service_pb2.GetCascadeRequest, _scoring_service_pb2.GetCascadeResponse]  # type: ignore[assignment]
+    """The reshare cascade a mention belongs to."""
+    ListCascades: _aio.UnaryUnaryMultiCallable[_scoring_service_pb2.ListCascadesRequest, _scoring_service_pb2.ListCascadesResponse]  # type: ignore[assignment]
+    """The largest or most viral cascades of a label in a window."""
+    ListAlerts: _aio.UnaryUnaryMultiCallable[_scoring_service_pb2.ListAlertsRequest, _scoring_service_pb2.ListAlertsResponse]  # type: ignore[assignment]
+    """Alerts raised, newest first."""
+    StreamAlerts: _aio.UnaryStreamMultiCallable[_scoring_service_pb2.StreamAlertsRequest, _scoring_service_pb2.StreamAlertsResponse]  # type: ignore[assignment]
+    """Alerts as they are raised: first those after `since` (if set), then live ones."""
+    GetCampaignReport: _aio.UnaryUnaryMultiCallable[_scoring_service_pb2.GetCampaignReportRequest, _scoring_service_pb2.GetCampaignReportResponse]  # type: ignore[assignment]
+    """Reach, engagement and sentiment of a campaign's posts, replies, reshares and mentions."""
+    ScoreDraft: _aio.UnaryUnaryMultiCallable[_scoring_service_pb2.ScoreDraftRequest, _scoring_service_pb2.ScoreDraftResponse]  # type: ignore[assignment]
+    """Scores a draft before it is posted: sentiment, per-network advice, best times to post."""
 
 class ScoringServiceServicer(metaclass=_abc_1.ABCMeta):
-    """Scores of mentions and brands. Any replica answers: scores are materialised in the service's store.
+    """Scores of mentions, brands, authors, cascades and campaigns, crisis alerts and draft advice.
+    Any replica answers: the streaming app materialises what the API reads in the service's store.
     The tenant is taken from the `x-resonanz-tenant` metadata of every call.
     """
 
@@ -63,7 +102,7 @@ class ScoringServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _scoring_service_pb2.GetBrandScoresRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_scoring_service_pb2.GetBrandScoresResponse, _abc.Awaitable[_scoring_service_pb2.GetBrandScoresResponse]]:
-        """Aggregates for one label over a trailing window."""
+        """Aggregates for one label over a trailing window, with the previous window's figures."""
 
     @_abc_1.abstractmethod
     def ListScoredMentions(
@@ -72,5 +111,77 @@ class ScoringServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_scoring_service_pb2.ListScoredMentionsResponse, _abc.Awaitable[_scoring_service_pb2.ListScoredMentionsResponse]]:
         """Scored mentions of a label, newest first."""
+
+    @_abc_1.abstractmethod
+    def GetBrandTimeline(
+        self,
+        request: _scoring_service_pb2.GetBrandTimelineRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_scoring_service_pb2.GetBrandTimelineResponse, _abc.Awaitable[_scoring_service_pb2.GetBrandTimelineResponse]]:
+        """Volume, sentiment, reach and reputation of one label per time bucket."""
+
+    @_abc_1.abstractmethod
+    def GetShareOfVoice(
+        self,
+        request: _scoring_service_pb2.GetShareOfVoiceRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_scoring_service_pb2.GetShareOfVoiceResponse, _abc.Awaitable[_scoring_service_pb2.GetShareOfVoiceResponse]]:
+        """Every label's share of voice in a window (brands and competitors)."""
+
+    @_abc_1.abstractmethod
+    def ListTopAuthors(
+        self,
+        request: _scoring_service_pb2.ListTopAuthorsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_scoring_service_pb2.ListTopAuthorsResponse, _abc.Awaitable[_scoring_service_pb2.ListTopAuthorsResponse]]:
+        """Opinion leaders of a label over a window, highest rank first."""
+
+    @_abc_1.abstractmethod
+    def GetCascade(
+        self,
+        request: _scoring_service_pb2.GetCascadeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_scoring_service_pb2.GetCascadeResponse, _abc.Awaitable[_scoring_service_pb2.GetCascadeResponse]]:
+        """The reshare cascade a mention belongs to."""
+
+    @_abc_1.abstractmethod
+    def ListCascades(
+        self,
+        request: _scoring_service_pb2.ListCascadesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_scoring_service_pb2.ListCascadesResponse, _abc.Awaitable[_scoring_service_pb2.ListCascadesResponse]]:
+        """The largest or most viral cascades of a label in a window."""
+
+    @_abc_1.abstractmethod
+    def ListAlerts(
+        self,
+        request: _scoring_service_pb2.ListAlertsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_scoring_service_pb2.ListAlertsResponse, _abc.Awaitable[_scoring_service_pb2.ListAlertsResponse]]:
+        """Alerts raised, newest first."""
+
+    @_abc_1.abstractmethod
+    def StreamAlerts(
+        self,
+        request: _scoring_service_pb2.StreamAlertsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_scoring_service_pb2.StreamAlertsResponse], _abc.AsyncIterator[_scoring_service_pb2.StreamAlertsResponse]]:
+        """Alerts as they are raised: first those after `since` (if set), then live ones."""
+
+    @_abc_1.abstractmethod
+    def GetCampaignReport(
+        self,
+        request: _scoring_service_pb2.GetCampaignReportRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_scoring_service_pb2.GetCampaignReportResponse, _abc.Awaitable[_scoring_service_pb2.GetCampaignReportResponse]]:
+        """Reach, engagement and sentiment of a campaign's posts, replies, reshares and mentions."""
+
+    @_abc_1.abstractmethod
+    def ScoreDraft(
+        self,
+        request: _scoring_service_pb2.ScoreDraftRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_scoring_service_pb2.ScoreDraftResponse, _abc.Awaitable[_scoring_service_pb2.ScoreDraftResponse]]:
+        """Scores a draft before it is posted: sentiment, per-network advice, best times to post."""
 
 def add_ScoringServiceServicer_to_server(servicer: ScoringServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
