@@ -95,7 +95,7 @@ class ListeningApp:
             self.collector.run(self._stopping), name="listening-collector"
         )
         servicer = ListeningServicer(
-            store, networks, self._signal, poll_interval=settings.poll_interval_seconds
+            store, networks, self._signal, sessions=sessions, poll_interval=settings.poll_interval_seconds
         )
         self._server = GrpcServer(
             host=settings.grpc_host,

@@ -5,9 +5,7 @@ Every method reads the tenant from metadata and only ever sees that tenant's row
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 import grpc.aio
@@ -16,12 +14,12 @@ from resonanz.listening.v1.listening_service_pb2_grpc import ListeningServiceSer
 from resonanz_sdk.errors import ValidationError
 from resonanz_sdk.grpc import Validator, page_token, tenant_of
 from resonanz_sdk.network import Network
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from resonanz_listening import convert
-from resonanz_listening.models import QueryRow
+from resonanz_listening.query_rpc import QueryHooks, QueryRpcMixin
 from resonanz_listening.signal import MentionSignal
 from resonanz_listening.store import ListeningStore
-from resonanz_listening.validation import validate_create
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -39,69 +37,25 @@ def _seq_token(token: str, field: str) -> int | None:
     return int(raw)
 
 
-def _query_id(value: str) -> str:
-    v = Validator()
-    v.non_empty(value, "query_id")
-    v.check()
-    return value
+class ListeningServicer(QueryRpcMixin, ListeningServiceServicer):
+    """The whole service: query CRUD (:class:`QueryRpcMixin`), mention stream and search."""
 
-
-class ListeningServicer(ListeningServiceServicer):
     def __init__(
         self,
         store: ListeningStore,
         networks: Mapping[str, Network],
         signal: MentionSignal,
         *,
+        sessions: async_sessionmaker[Any],
         poll_interval: float,
+        query_hooks: QueryHooks | None = None,
     ) -> None:
         self._store = store
+        self._sessions = sessions
         self._networks = networks
         self._signal = signal
         self._poll_interval = poll_interval
-
-    async def CreateQuery(self, request: pb.CreateQueryRequest, context: Context) -> pb.CreateQueryResponse:  # noqa: N802 - gRPC method name
-        tenant = tenant_of(context)
-        validate_create(request, self._networks)
-        row = QueryRow(
-            id=uuid.uuid4().hex,
-            tenant=tenant,
-            name=request.name.strip(),
-            expression=request.expression,
-            languages=list(request.languages),
-            networks=list(request.networks),
-            label=request.label.strip(),
-            role=int(request.role),
-            enabled=True,
-            created_at=datetime.now(UTC),
-        )
-        await self._store.add_query(row)
-        return pb.CreateQueryResponse(query=convert.query_to_proto(row))
-
-    async def GetQuery(self, request: pb.GetQueryRequest, context: Context) -> pb.GetQueryResponse:  # noqa: N802 - gRPC method name
-        tenant = tenant_of(context)
-        row = await self._store.get_query(tenant, _query_id(request.query_id))
-        return pb.GetQueryResponse(query=convert.query_to_proto(row))
-
-    async def ListQueries(self, request: pb.ListQueriesRequest, context: Context) -> pb.ListQueriesResponse:  # noqa: N802 - gRPC method name
-        tenant = tenant_of(context)
-        v = Validator()
-        size = v.page_size(request.page_size, "page_size")
-        v.check()
-        raw = page_token.decode(request.page_token, "page_token")
-        if raw and not raw.isdigit():
-            raise ValidationError.single("page_token", "invalid page token")
-        offset = int(raw or 0)
-        rows, more = await self._store.list_queries(tenant, offset=offset, limit=size)
-        return pb.ListQueriesResponse(
-            queries=[convert.query_to_proto(r) for r in rows],
-            next_page_token=page_token.encode(str(offset + len(rows))) if more else "",
-        )
-
-    async def DeleteQuery(self, request: pb.DeleteQueryRequest, context: Context) -> pb.DeleteQueryResponse:  # noqa: N802 - gRPC method name
-        tenant = tenant_of(context)
-        await self._store.delete_query(tenant, _query_id(request.query_id))
-        return pb.DeleteQueryResponse()
+        self._query_hooks = query_hooks
 
     async def StreamMentions(  # noqa: N802 - gRPC method name
         self, request: pb.StreamMentionsRequest, context: Context
