@@ -28,31 +28,43 @@ from resonanz.common.v1 import mention_pb2 as resonanz_dot_common_dot_v1_dot_men
 from resonanz.common.v1 import score_pb2 as resonanz_dot_common_dot_v1_dot_score__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fresonanz/events/v1/events.proto\x12\x12resonanz.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a resonanz/common/v1/content.proto\x1a resonanz/common/v1/mention.proto\x1a\x1eresonanz/common/v1/score.proto\"\xec\x03\n\rEventEnvelope\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x0e\n\x06tenant\x18\x03 \x01(\t\x12/\n\x0boccurred_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x41\n\x11publish_requested\x18\n \x01(\x0b\x32$.resonanz.events.v1.PublishRequestedH\x00\x12;\n\x0epublish_result\x18\x0b \x01(\x0b\x32!.resonanz.events.v1.PublishResultH\x00\x12\x41\n\x11mention_collected\x18\x0c \x01(\x0b\x32$.resonanz.events.v1.MentionCollectedH\x00\x12;\n\x0emention_scored\x18\r \x01(\x0b\x32!.resonanz.events.v1.MentionScoredH\x00\x12\x43\n\x12\x65ngagement_updated\x18\x0e \x01(\x0b\x32%.resonanz.events.v1.EngagementUpdatedH\x00\x12*\n\x05\x61lert\x18\x0f \x01(\x0b\x32\x19.resonanz.events.v1.AlertH\x00\x42\t\n\x07payload\"\xd4\x01\n\x10PublishRequested\x12\x0f\n\x07post_id\x18\x01 \x01(\t\x12\x0f\n\x07network\x18\x02 \x01(\t\x12\x0f\n\x07\x61\x63\x63ount\x18\x03 \x01(\t\x12\x0c\n\x04text\x18\x04 \x01(\t\x12,\n\x05media\x18\x05 \x03(\x0b\x32\x1d.resonanz.common.v1.MediaItem\x12\x17\n\x0fidempotency_key\x18\x06 \x01(\t\x12\x13\n\x0b\x63\x61mpaign_id\x18\x07 \x01(\t\x12\x0e\n\x06labels\x18\x08 \x03(\t\x12\x13\n\x0bin_reply_to\x18\t \x01(\t\"\x8e\x02\n\rPublishResult\x12\x0f\n\x07post_id\x18\x01 \x01(\t\x12\x0f\n\x07network\x18\x02 \x01(\t\x12\x0f\n\x07\x61\x63\x63ount\x18\x03 \x01(\t\x12\x30\n\x06status\x18\x04 \x01(\x0e\x32 .resonanz.common.v1.TargetStatus\x12\x13\n\x0b\x65xternal_id\x18\x05 \x01(\t\x12\x0b\n\x03url\x18\x06 \x01(\t\x12\r\n\x05\x65rror\x18\x07 \x01(\t\x12\x13\n\x0b\x63\x61mpaign_id\x18\x08 \x01(\t\x12\x0e\n\x06labels\x18\t \x03(\t\x12\x30\n\x0cpublished_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x61ttempts\x18\x0b \x01(\x05\"@\n\x10MentionCollected\x12,\n\x07mention\x18\x01 \x01(\x0b\x32\x1b.resonanz.common.v1.Mention\"n\n\rMentionScored\x12,\n\x07mention\x18\x01 \x01(\x0b\x32\x1b.resonanz.common.v1.Mention\x12/\n\x05score\x18\x02 \x01(\x0b\x32 .resonanz.common.v1.MentionScore\"\xd9\x02\n\x11\x45ngagementUpdated\x12\x0f\n\x07network\x18\x01 \x01(\t\x12\x13\n\x0b\x65xternal_id\x18\x02 \x01(\t\x12\x38\n\nengagement\x18\x03 \x01(\x0b\x32$.resonanz.common.v1.EngagementCounts\x12/\n\x0bmeasured_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nmention_id\x18\x05 \x01(\t\x12\x36\n\x07subject\x18\x06 \x01(\x0e\x32%.resonanz.events.v1.EngagementSubject\x12\x0f\n\x07post_id\x18\x07 \x01(\t\x12\x13\n\x0b\x63\x61mpaign_id\x18\x08 \x01(\t\x12\x0f\n\x07\x61\x63\x63ount\x18\t \x01(\t\x12\x30\n\x0cpublished_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x87\x03\n\x05\x41lert\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05label\x18\x02 \x01(\t\x12+\n\x04kind\x18\x03 \x01(\x0e\x32\x1d.resonanz.events.v1.AlertKind\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\x10\n\x08observed\x18\x05 \x01(\x01\x12\x10\n\x08\x62\x61seline\x18\x06 \x01(\x01\x12\x30\n\x0cwindow_start\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nwindow_end\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06tenant\x18\t \x01(\t\x12\x33\n\x08severity\x18\n \x01(\x0e\x32!.resonanz.events.v1.AlertSeverity\x12\x0f\n\x07z_score\x18\x0b \x01(\x01\x12-\n\traised_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1a\n\x12sample_mention_ids\x18\r \x03(\t*x\n\x11\x45ngagementSubject\x12\"\n\x1e\x45NGAGEMENT_SUBJECT_UNSPECIFIED\x10\x00\x12\x1f\n\x1b\x45NGAGEMENT_SUBJECT_OWN_POST\x10\x01\x12\x1e\n\x1a\x45NGAGEMENT_SUBJECT_MENTION\x10\x02*\x88\x01\n\tAlertKind\x12\x1a\n\x16\x41LERT_KIND_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x41LERT_KIND_NEGATIVE_SPIKE\x10\x01\x12\x1b\n\x17\x41LERT_KIND_VOLUME_SPIKE\x10\x02\x12#\n\x1f\x41LERT_KIND_NEGATIVE_REACH_SPIKE\x10\x03*h\n\rAlertSeverity\x12\x1e\n\x1a\x41LERT_SEVERITY_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x41LERT_SEVERITY_WARNING\x10\x01\x12\x1b\n\x17\x41LERT_SEVERITY_CRITICAL\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fresonanz/events/v1/events.proto\x12\x12resonanz.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a resonanz/common/v1/content.proto\x1a resonanz/common/v1/mention.proto\x1a\x1eresonanz/common/v1/score.proto\"\x9b\x05\n\rEventEnvelope\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x0e\n\x06tenant\x18\x03 \x01(\t\x12/\n\x0boccurred_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x41\n\x11publish_requested\x18\n \x01(\x0b\x32$.resonanz.events.v1.PublishRequestedH\x00\x12;\n\x0epublish_result\x18\x0b \x01(\x0b\x32!.resonanz.events.v1.PublishResultH\x00\x12\x41\n\x11mention_collected\x18\x0c \x01(\x0b\x32$.resonanz.events.v1.MentionCollectedH\x00\x12;\n\x0emention_scored\x18\r \x01(\x0b\x32!.resonanz.events.v1.MentionScoredH\x00\x12\x43\n\x12\x65ngagement_updated\x18\x0e \x01(\x0b\x32%.resonanz.events.v1.EngagementUpdatedH\x00\x12*\n\x05\x61lert\x18\x0f \x01(\x0b\x32\x19.resonanz.events.v1.AlertH\x00\x12\x39\n\rcascade_posts\x18\x1e \x01(\x0b\x32 .resonanz.events.v1.CascadePostsH\x00\x12;\n\x0elabel_activity\x18\x1f \x01(\x0b\x32!.resonanz.events.v1.LabelActivityH\x00\x12\x35\n\x0b\x63risis_tick\x18  \x01(\x0b\x32\x1e.resonanz.events.v1.CrisisTickH\x00\x42\t\n\x07payload\"\xd4\x01\n\x10PublishRequested\x12\x0f\n\x07post_id\x18\x01 \x01(\t\x12\x0f\n\x07network\x18\x02 \x01(\t\x12\x0f\n\x07\x61\x63\x63ount\x18\x03 \x01(\t\x12\x0c\n\x04text\x18\x04 \x01(\t\x12,\n\x05media\x18\x05 \x03(\x0b\x32\x1d.resonanz.common.v1.MediaItem\x12\x17\n\x0fidempotency_key\x18\x06 \x01(\t\x12\x13\n\x0b\x63\x61mpaign_id\x18\x07 \x01(\t\x12\x0e\n\x06labels\x18\x08 \x03(\t\x12\x13\n\x0bin_reply_to\x18\t \x01(\t\"\x8e\x02\n\rPublishResult\x12\x0f\n\x07post_id\x18\x01 \x01(\t\x12\x0f\n\x07network\x18\x02 \x01(\t\x12\x0f\n\x07\x61\x63\x63ount\x18\x03 \x01(\t\x12\x30\n\x06status\x18\x04 \x01(\x0e\x32 .resonanz.common.v1.TargetStatus\x12\x13\n\x0b\x65xternal_id\x18\x05 \x01(\t\x12\x0b\n\x03url\x18\x06 \x01(\t\x12\r\n\x05\x65rror\x18\x07 \x01(\t\x12\x13\n\x0b\x63\x61mpaign_id\x18\x08 \x01(\t\x12\x0e\n\x06labels\x18\t \x03(\t\x12\x30\n\x0cpublished_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x61ttempts\x18\x0b \x01(\x05\"@\n\x10MentionCollected\x12,\n\x07mention\x18\x01 \x01(\x0b\x32\x1b.resonanz.common.v1.Mention\"n\n\rMentionScored\x12,\n\x07mention\x18\x01 \x01(\x0b\x32\x1b.resonanz.common.v1.Mention\x12/\n\x05score\x18\x02 \x01(\x0b\x32 .resonanz.common.v1.MentionScore\"\xd9\x02\n\x11\x45ngagementUpdated\x12\x0f\n\x07network\x18\x01 \x01(\t\x12\x13\n\x0b\x65xternal_id\x18\x02 \x01(\t\x12\x38\n\nengagement\x18\x03 \x01(\x0b\x32$.resonanz.common.v1.EngagementCounts\x12/\n\x0bmeasured_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nmention_id\x18\x05 \x01(\t\x12\x36\n\x07subject\x18\x06 \x01(\x0e\x32%.resonanz.events.v1.EngagementSubject\x12\x0f\n\x07post_id\x18\x07 \x01(\t\x12\x13\n\x0b\x63\x61mpaign_id\x18\x08 \x01(\t\x12\x0f\n\x07\x61\x63\x63ount\x18\t \x01(\t\x12\x30\n\x0cpublished_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x87\x03\n\x05\x41lert\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05label\x18\x02 \x01(\t\x12+\n\x04kind\x18\x03 \x01(\x0e\x32\x1d.resonanz.events.v1.AlertKind\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\x10\n\x08observed\x18\x05 \x01(\x01\x12\x10\n\x08\x62\x61seline\x18\x06 \x01(\x01\x12\x30\n\x0cwindow_start\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nwindow_end\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06tenant\x18\t \x01(\t\x12\x33\n\x08severity\x18\n \x01(\x0e\x32!.resonanz.events.v1.AlertSeverity\x12\x0f\n\x07z_score\x18\x0b \x01(\x01\x12-\n\traised_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1a\n\x12sample_mention_ids\x18\r \x03(\t\"O\n\x0c\x43\x61scadePosts\x12\x0f\n\x07network\x18\x01 \x01(\t\x12.\n\x05posts\x18\x02 \x03(\x0b\x32\x1f.resonanz.events.v1.CascadePost\"\xb4\x01\n\x0b\x43\x61scadePost\x12\x12\n\nmention_id\x18\x01 \x01(\t\x12\x11\n\tparent_id\x18\x02 \x01(\t\x12/\n\x0boccurred_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10\x61uthor_followers\x18\x04 \x01(\x03\x12\x0e\n\x06labels\x18\x05 \x03(\t\x12\x15\n\rauthor_handle\x18\x06 \x01(\t\x12\x0c\n\x04text\x18\x07 \x01(\t\"U\n\rLabelActivity\x12\r\n\x05label\x18\x01 \x01(\t\x12\x35\n\x07\x62uckets\x18\x02 \x03(\x0b\x32$.resonanz.events.v1.LabelBucketDelta\"\xb4\x01\n\x10LabelBucketDelta\x12\x30\n\x0c\x62ucket_start\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08mentions\x18\x02 \x01(\x03\x12\x10\n\x08negative\x18\x03 \x01(\x03\x12\x16\n\x0enegative_reach\x18\x04 \x01(\x03\x12\x32\n\x07samples\x18\x05 \x03(\x0b\x32!.resonanz.events.v1.SampleMention\"2\n\rSampleMention\x12\x12\n\nmention_id\x18\x01 \x01(\t\x12\r\n\x05reach\x18\x02 \x01(\x03\"5\n\nCrisisTick\x12\'\n\x03now\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*x\n\x11\x45ngagementSubject\x12\"\n\x1e\x45NGAGEMENT_SUBJECT_UNSPECIFIED\x10\x00\x12\x1f\n\x1b\x45NGAGEMENT_SUBJECT_OWN_POST\x10\x01\x12\x1e\n\x1a\x45NGAGEMENT_SUBJECT_MENTION\x10\x02*\x88\x01\n\tAlertKind\x12\x1a\n\x16\x41LERT_KIND_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x41LERT_KIND_NEGATIVE_SPIKE\x10\x01\x12\x1b\n\x17\x41LERT_KIND_VOLUME_SPIKE\x10\x02\x12#\n\x1f\x41LERT_KIND_NEGATIVE_REACH_SPIKE\x10\x03*h\n\rAlertSeverity\x12\x1e\n\x1a\x41LERT_SEVERITY_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x41LERT_SEVERITY_WARNING\x10\x01\x12\x1b\n\x17\x41LERT_SEVERITY_CRITICAL\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'resonanz.events.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ENGAGEMENTSUBJECT']._serialized_start=2091
-  _globals['_ENGAGEMENTSUBJECT']._serialized_end=2211
-  _globals['_ALERTKIND']._serialized_start=2214
-  _globals['_ALERTKIND']._serialized_end=2350
-  _globals['_ALERTSEVERITY']._serialized_start=2352
-  _globals['_ALERTSEVERITY']._serialized_end=2456
+  _globals['_ENGAGEMENTSUBJECT']._serialized_start=2907
+  _globals['_ENGAGEMENTSUBJECT']._serialized_end=3027
+  _globals['_ALERTKIND']._serialized_start=3030
+  _globals['_ALERTKIND']._serialized_end=3166
+  _globals['_ALERTSEVERITY']._serialized_start=3168
+  _globals['_ALERTSEVERITY']._serialized_end=3272
   _globals['_EVENTENVELOPE']._serialized_start=189
-  _globals['_EVENTENVELOPE']._serialized_end=681
-  _globals['_PUBLISHREQUESTED']._serialized_start=684
-  _globals['_PUBLISHREQUESTED']._serialized_end=896
-  _globals['_PUBLISHRESULT']._serialized_start=899
-  _globals['_PUBLISHRESULT']._serialized_end=1169
-  _globals['_MENTIONCOLLECTED']._serialized_start=1171
-  _globals['_MENTIONCOLLECTED']._serialized_end=1235
-  _globals['_MENTIONSCORED']._serialized_start=1237
-  _globals['_MENTIONSCORED']._serialized_end=1347
-  _globals['_ENGAGEMENTUPDATED']._serialized_start=1350
-  _globals['_ENGAGEMENTUPDATED']._serialized_end=1695
-  _globals['_ALERT']._serialized_start=1698
-  _globals['_ALERT']._serialized_end=2089
+  _globals['_EVENTENVELOPE']._serialized_end=856
+  _globals['_PUBLISHREQUESTED']._serialized_start=859
+  _globals['_PUBLISHREQUESTED']._serialized_end=1071
+  _globals['_PUBLISHRESULT']._serialized_start=1074
+  _globals['_PUBLISHRESULT']._serialized_end=1344
+  _globals['_MENTIONCOLLECTED']._serialized_start=1346
+  _globals['_MENTIONCOLLECTED']._serialized_end=1410
+  _globals['_MENTIONSCORED']._serialized_start=1412
+  _globals['_MENTIONSCORED']._serialized_end=1522
+  _globals['_ENGAGEMENTUPDATED']._serialized_start=1525
+  _globals['_ENGAGEMENTUPDATED']._serialized_end=1870
+  _globals['_ALERT']._serialized_start=1873
+  _globals['_ALERT']._serialized_end=2264
+  _globals['_CASCADEPOSTS']._serialized_start=2266
+  _globals['_CASCADEPOSTS']._serialized_end=2345
+  _globals['_CASCADEPOST']._serialized_start=2348
+  _globals['_CASCADEPOST']._serialized_end=2528
+  _globals['_LABELACTIVITY']._serialized_start=2530
+  _globals['_LABELACTIVITY']._serialized_end=2615
+  _globals['_LABELBUCKETDELTA']._serialized_start=2618
+  _globals['_LABELBUCKETDELTA']._serialized_end=2798
+  _globals['_SAMPLEMENTION']._serialized_start=2800
+  _globals['_SAMPLEMENTION']._serialized_end=2850
+  _globals['_CRISISTICK']._serialized_start=2852
+  _globals['_CRISISTICK']._serialized_end=2905
 # @@protoc_insertion_point(module_scope)

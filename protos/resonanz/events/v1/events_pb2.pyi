@@ -109,6 +109,9 @@ class EventEnvelope(_message.Message):
     MENTION_SCORED_FIELD_NUMBER: _builtins.int
     ENGAGEMENT_UPDATED_FIELD_NUMBER: _builtins.int
     ALERT_FIELD_NUMBER: _builtins.int
+    CASCADE_POSTS_FIELD_NUMBER: _builtins.int
+    LABEL_ACTIVITY_FIELD_NUMBER: _builtins.int
+    CRISIS_TICK_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
     """Unique per event; consumers de-duplicate on it."""
     type: _builtins.str
@@ -128,6 +131,14 @@ class EventEnvelope(_message.Message):
     def engagement_updated(self) -> Global___EngagementUpdated: ...
     @_builtins.property
     def alert(self) -> Global___Alert: ...
+    @_builtins.property
+    def cascade_posts(self) -> Global___CascadePosts:
+        """Internal events of the scoring app (topics <prefix>scoring.*); never on the public topics."""
+
+    @_builtins.property
+    def label_activity(self) -> Global___LabelActivity: ...
+    @_builtins.property
+    def crisis_tick(self) -> Global___CrisisTick: ...
     def __init__(
         self,
         *,
@@ -141,12 +152,15 @@ class EventEnvelope(_message.Message):
         mention_scored: Global___MentionScored | None = ...,
         engagement_updated: Global___EngagementUpdated | None = ...,
         alert: Global___Alert | None = ...,
+        cascade_posts: Global___CascadePosts | None = ...,
+        label_activity: Global___LabelActivity | None = ...,
+        crisis_tick: Global___CrisisTick | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["alert", b"alert", "engagement_updated", b"engagement_updated", "mention_collected", b"mention_collected", "mention_scored", b"mention_scored", "occurred_at", b"occurred_at", "payload", b"payload", "publish_requested", b"publish_requested", "publish_result", b"publish_result"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["alert", b"alert", "cascade_posts", b"cascade_posts", "crisis_tick", b"crisis_tick", "engagement_updated", b"engagement_updated", "label_activity", b"label_activity", "mention_collected", b"mention_collected", "mention_scored", b"mention_scored", "occurred_at", b"occurred_at", "payload", b"payload", "publish_requested", b"publish_requested", "publish_result", b"publish_result"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["alert", b"alert", "engagement_updated", b"engagement_updated", "event_id", b"event_id", "mention_collected", b"mention_collected", "mention_scored", b"mention_scored", "occurred_at", b"occurred_at", "payload", b"payload", "publish_requested", b"publish_requested", "publish_result", b"publish_result", "tenant", b"tenant", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alert", b"alert", "cascade_posts", b"cascade_posts", "crisis_tick", b"crisis_tick", "engagement_updated", b"engagement_updated", "event_id", b"event_id", "label_activity", b"label_activity", "mention_collected", b"mention_collected", "mention_scored", b"mention_scored", "occurred_at", b"occurred_at", "payload", b"payload", "publish_requested", b"publish_requested", "publish_result", b"publish_result", "tenant", b"tenant", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["publish_requested", "publish_result", "mention_collected", "mention_scored", "engagement_updated", "alert"]  # noqa: Y015
+    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["publish_requested", "publish_result", "mention_collected", "mention_scored", "engagement_updated", "alert", "cascade_posts", "label_activity", "crisis_tick"]  # noqa: Y015
     _WhichOneofArgType_payload: _TypeAlias = _typing.Literal["payload", b"payload"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_payload) -> _WhichOneofReturnType_payload | None: ...
 
@@ -427,3 +441,187 @@ class Alert(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Alert: _TypeAlias = Alert  # noqa: Y015
+
+@_typing.final
+class CascadePosts(_message.Message):
+    """Internal (scoring app): the newly scored posts of one network for the cascades agent, one event per
+    scored batch, tenant and network. Topic <prefix>scoring.cascade-posts, key "<tenant>\\x00<network>"
+    (a cascade never leaves its network, so one partition owner sees every post of a cascade).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NETWORK_FIELD_NUMBER: _builtins.int
+    POSTS_FIELD_NUMBER: _builtins.int
+    network: _builtins.str
+    @_builtins.property
+    def posts(self) -> _containers.RepeatedCompositeFieldContainer[Global___CascadePost]: ...
+    def __init__(
+        self,
+        *,
+        network: _builtins.str = ...,
+        posts: _abc.Iterable[Global___CascadePost] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["network", b"network", "posts", b"posts"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CascadePosts: _TypeAlias = CascadePosts  # noqa: Y015
+
+@_typing.final
+class CascadePost(_message.Message):
+    """One post as the cascades agent needs it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MENTION_ID_FIELD_NUMBER: _builtins.int
+    PARENT_ID_FIELD_NUMBER: _builtins.int
+    OCCURRED_AT_FIELD_NUMBER: _builtins.int
+    AUTHOR_FOLLOWERS_FIELD_NUMBER: _builtins.int
+    LABELS_FIELD_NUMBER: _builtins.int
+    AUTHOR_HANDLE_FIELD_NUMBER: _builtins.int
+    TEXT_FIELD_NUMBER: _builtins.int
+    mention_id: _builtins.str
+    """"<network>:<external_id>"."""
+    parent_id: _builtins.str
+    """The post it reshares, else quotes, else replies to ("<network>:<external_id>"); empty for a root."""
+    author_followers: _builtins.int
+    author_handle: _builtins.str
+    text: _builtins.str
+    """The text, only for posts without a parent (a cascade shows its root's text), cut to 1000 characters."""
+    @_builtins.property
+    def occurred_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def labels(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        mention_id: _builtins.str = ...,
+        parent_id: _builtins.str = ...,
+        occurred_at: _timestamp_pb2.Timestamp | None = ...,
+        author_followers: _builtins.int = ...,
+        labels: _abc.Iterable[_builtins.str] | None = ...,
+        author_handle: _builtins.str = ...,
+        text: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["occurred_at", b"occurred_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["author_followers", b"author_followers", "author_handle", b"author_handle", "labels", b"labels", "mention_id", b"mention_id", "occurred_at", b"occurred_at", "parent_id", b"parent_id", "text", b"text"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CascadePost: _TypeAlias = CascadePost  # noqa: Y015
+
+@_typing.final
+class LabelActivity(_message.Message):
+    """Internal (scoring app): per-bucket counts of one label from one scored batch, for the crisis agent.
+    Topic <prefix>scoring.label-activity, key "<tenant>\\x00<label>".
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LABEL_FIELD_NUMBER: _builtins.int
+    BUCKETS_FIELD_NUMBER: _builtins.int
+    label: _builtins.str
+    @_builtins.property
+    def buckets(self) -> _containers.RepeatedCompositeFieldContainer[Global___LabelBucketDelta]: ...
+    def __init__(
+        self,
+        *,
+        label: _builtins.str = ...,
+        buckets: _abc.Iterable[Global___LabelBucketDelta] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["buckets", b"buckets", "label", b"label"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LabelActivity: _TypeAlias = LabelActivity  # noqa: Y015
+
+@_typing.final
+class LabelBucketDelta(_message.Message):
+    """What one scored batch added to one bucket of one label."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BUCKET_START_FIELD_NUMBER: _builtins.int
+    MENTIONS_FIELD_NUMBER: _builtins.int
+    NEGATIVE_FIELD_NUMBER: _builtins.int
+    NEGATIVE_REACH_FIELD_NUMBER: _builtins.int
+    SAMPLES_FIELD_NUMBER: _builtins.int
+    mentions: _builtins.int
+    negative: _builtins.int
+    negative_reach: _builtins.int
+    @_builtins.property
+    def bucket_start(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def samples(self) -> _containers.RepeatedCompositeFieldContainer[Global___SampleMention]:
+        """The batch's negative mentions with the most reach (at most 5), most reach first."""
+
+    def __init__(
+        self,
+        *,
+        bucket_start: _timestamp_pb2.Timestamp | None = ...,
+        mentions: _builtins.int = ...,
+        negative: _builtins.int = ...,
+        negative_reach: _builtins.int = ...,
+        samples: _abc.Iterable[Global___SampleMention] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["bucket_start", b"bucket_start"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket_start", b"bucket_start", "mentions", b"mentions", "negative", b"negative", "negative_reach", b"negative_reach", "samples", b"samples"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LabelBucketDelta: _TypeAlias = LabelBucketDelta  # noqa: Y015
+
+@_typing.final
+class SampleMention(_message.Message):
+    """A mention named in an alert, with its reach."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MENTION_ID_FIELD_NUMBER: _builtins.int
+    REACH_FIELD_NUMBER: _builtins.int
+    mention_id: _builtins.str
+    reach: _builtins.int
+    def __init__(
+        self,
+        *,
+        mention_id: _builtins.str = ...,
+        reach: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["mention_id", b"mention_id", "reach", b"reach"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SampleMention: _TypeAlias = SampleMention  # noqa: Y015
+
+@_typing.final
+class CrisisTick(_message.Message):
+    """Internal (scoring app): "close the buckets that ended by `now`", sent by the leader's timer to every
+    partition of the label-activity topic, so labels that go quiet still close their buckets.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NOW_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def now(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        now: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["now", b"now"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["now", b"now"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CrisisTick: _TypeAlias = CrisisTick  # noqa: Y015
