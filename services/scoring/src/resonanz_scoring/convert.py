@@ -13,6 +13,9 @@ from resonanz_scoring.aggregates import BrandAggregate
 
 #: Hashtags and labels longer than this are cut (the columns are bounded).
 MAX_TERM = 300
+#: Related mention ids and links are cut to their columns' lengths.
+MAX_ID = 512
+MAX_LINK = 2000
 
 
 def utc(value: datetime) -> datetime:
@@ -38,6 +41,11 @@ def hashtag_key(tag: str) -> str:
     return tag.strip().lstrip("#").lower()[:MAX_TERM]
 
 
+def related_id(mention: mention_pb2.Mention, external_id: str) -> str:
+    """A related post's external id on the mention's network in mention-id form; "" for none."""
+    return f"{mention.network}:{external_id}" if external_id else ""
+
+
 def mention_row(mention: mention_pb2.Mention, score: score_pb2.MentionScore) -> dict[str, Any]:
     scored_at = score.scored_at.ToDatetime(tzinfo=UTC)
     return {
@@ -45,17 +53,31 @@ def mention_row(mention: mention_pb2.Mention, score: score_pb2.MentionScore) -> 
         "mention_id": mention.id,
         "network": mention.network,
         "author": author_of(mention),
+        "author_id": mention.author.id[:MAX_TERM],
+        "author_handle": mention.author.handle[:MAX_TERM],
+        "author_followers": max(mention.author.followers, 0),
+        "author_verified": mention.author.verified,
+        "in_reply_to": related_id(mention, mention.in_reply_to_id)[:MAX_ID],
+        "reshare_of": related_id(mention, mention.reshare_of_id)[:MAX_ID],
+        "quote_of": related_id(mention, mention.quote_of_id)[:MAX_ID],
         "occurred_at": occurred_at(mention, scored_at),
         "language": score.language,
         "sentiment": int(score.sentiment),
         "sentiment_confidence": score.sentiment_confidence,
         "polarity": score.polarity,
+        "likes": mention.engagement.likes,
+        "shares": mention.engagement.shares,
+        "replies": mention.engagement.replies,
+        "quotes": mention.engagement.quotes,
+        "views": mention.engagement.views,
         "engagement": score.engagement,
         "engagement_rate": score.engagement_rate,
         "estimated_reach": score.estimated_reach,
+        "estimated_impressions": score.estimated_impressions,
         "author_influence": score.author_influence,
         "scorer": score.scorer,
         "scored_at": scored_at,
+        "updated_at": None,
         "mention": mention.SerializeToString(deterministic=True),
         "emitted": False,
     }
@@ -69,8 +91,10 @@ def label_rows(row: Mapping[str, Any], mention: mention_pb2.Mention) -> list[dic
             "label": label,
             "mention_id": row["mention_id"],
             "occurred_at": row["occurred_at"],
+            "network": row["network"],
             "sentiment": row["sentiment"],
             "estimated_reach": row["estimated_reach"],
+            "estimated_impressions": row["estimated_impressions"],
             "engagement": row["engagement"],
             "author": row["author"],
         }
@@ -81,6 +105,11 @@ def label_rows(row: Mapping[str, Any], mention: mention_pb2.Mention) -> list[dic
 def hashtag_rows(row: Mapping[str, Any], mention: mention_pb2.Mention) -> list[dict[str, Any]]:
     tags = sorted({hashtag_key(tag) for tag in mention.hashtags} - {""})
     return [{"tenant": row["tenant"], "mention_id": row["mention_id"], "hashtag": tag} for tag in tags]
+
+
+def link_rows(row: Mapping[str, Any], mention: mention_pb2.Mention) -> list[dict[str, Any]]:
+    links = sorted({link.strip()[:MAX_LINK] for link in mention.links} - {""})
+    return [{"tenant": row["tenant"], "mention_id": row["mention_id"], "link": link} for link in links]
 
 
 def score_from_row(row: Mapping[str, Any]) -> score_pb2.MentionScore:
@@ -94,6 +123,7 @@ def score_from_row(row: Mapping[str, Any]) -> score_pb2.MentionScore:
         engagement=row["engagement"],
         engagement_rate=row["engagement_rate"],
         estimated_reach=row["estimated_reach"],
+        estimated_impressions=row["estimated_impressions"],
         author_influence=row["author_influence"],
         scorer=row["scorer"],
     )

@@ -1,7 +1,7 @@
 """Write side: stores scored mentions idempotently, one transaction per batch, with an outbox flag.
 
-``save_batch`` inserts each mention once per tenant (``ON CONFLICT DO NOTHING``); its label and hashtag
-rows are written only with the mention itself, so a mention scored again changes nothing.
+``save_batch`` inserts each mention once per tenant (``ON CONFLICT DO NOTHING``); its label, hashtag and
+link rows are written only with the mention itself, so a mention scored again changes nothing.
 ``pending`` returns the rows of a batch whose ``mentions.scored`` event has not gone out yet, and
 ``mark_emitted`` records that it has: a failed publish is retried on redelivery, and a redelivery
 after a successful publish publishes nothing.
@@ -18,8 +18,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from resonanz_scoring.convert import hashtag_rows, label_rows, mention_row
-from resonanz_scoring.models import mention_hashtags, mention_labels, mentions
+from resonanz_scoring.convert import hashtag_rows, label_rows, link_rows, mention_row
+from resonanz_scoring.models import mention_hashtags, mention_labels, mention_links, mentions
 
 Key = tuple[str, str]
 
@@ -53,14 +53,15 @@ class ScoreStore:
             new_keys = {(tenant, mention_id) for tenant, mention_id in inserted.all()}
             labels: list[dict[str, Any]] = []
             tags: list[dict[str, Any]] = []
+            links: list[dict[str, Any]] = []
             for key in new_keys:
                 row, mention = rows[key]
                 labels += label_rows(row, mention)
                 tags += hashtag_rows(row, mention)
-            if labels:
-                await conn.execute(_insert_ignore(self.engine, mention_labels), labels)
-            if tags:
-                await conn.execute(_insert_ignore(self.engine, mention_hashtags), tags)
+                links += link_rows(row, mention)
+            for table, values in ((mention_labels, labels), (mention_hashtags, tags), (mention_links, links)):
+                if values:
+                    await conn.execute(_insert_ignore(self.engine, table), values)
         return [rows[key][0] for key in rows if key in new_keys]
 
     async def pending(self, keys: Iterable[Key]) -> list[dict[str, Any]]:
