@@ -82,6 +82,50 @@ class RateLimit:
 
 
 @dataclass(frozen=True)
+class EngagementWeights:
+    """How the network's interactions add up to one engagement figure (docs/scoring/metrics.md).
+
+    ``engagement = floor(likes*w_likes + shares*w_shares + replies*w_replies + quotes*w_quotes +
+    views*w_views)``. The defaults are the industry's common definition: every like, share, reply and
+    quote counts once; views are exposure, not engagement, and count 0. A network whose interactions
+    mean something else states its own weights here (e.g. a network without quotes leaves them at 1,
+    they are simply always 0). Weights must be finite and >= 0.
+    """
+
+    likes: float = 1.0
+    shares: float = 1.0
+    replies: float = 1.0
+    quotes: float = 1.0
+    views: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("likes", "shares", "replies", "quotes", "views"):
+            value = getattr(self, name)
+            if not (value >= 0.0 and value != float("inf")):
+                raise ValueError(f"engagement weight {name} must be finite and >= 0, got {value!r}")
+
+
+@dataclass(frozen=True)
+class ContentHints:
+    """Advice the scoring service gives on drafts for this network (``ScoreDraft``).
+
+    ``recommended_max_hashtags``: more hashtags than this are flagged as too many (default 3, the
+    usual advice for X, Mastodon, LinkedIn and Facebook; Instagram tolerates more and may say so).
+    ``recommended_max_length``: a soft length above which a shorter text is suggested, within the
+    hard ``TextRules.max_length``; None means no soft limit.
+    """
+
+    recommended_max_hashtags: int = 3
+    recommended_max_length: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.recommended_max_hashtags < 0:
+            raise ValueError("recommended_max_hashtags must be >= 0")
+        if self.recommended_max_length is not None and self.recommended_max_length <= 0:
+            raise ValueError("recommended_max_length must be positive when set")
+
+
+@dataclass(frozen=True)
 class Manifest:
     """Everything the core may know about a network: data, never code paths."""
 
@@ -95,6 +139,10 @@ class Manifest:
     #: Where the limits above are documented by the network.
     docs_url: str = ""
     notes: str = ""
+    #: How engagement is counted on this network (optional; defaults: likes+shares+replies+quotes).
+    engagement: EngagementWeights = field(default_factory=EngagementWeights)
+    #: Draft advice for this network (optional; defaults: at most 3 hashtags, no soft length).
+    content: ContentHints = field(default_factory=ContentHints)
 
     def supports(self, feature: Feature) -> bool:
         return feature in self.features
