@@ -49,7 +49,7 @@ async def _cursors(app: ListeningApp, query_id: str) -> dict[str, str | None]:
         rows = await session.execute(
             select(CursorRow.network, CursorRow.cursor).where(CursorRow.query_id == query_id)
         )
-        return dict(rows.tuples().all())
+        return {row[0]: row[1] for row in rows}
 
 
 async def test_update_with_mask_and_without(stub: ListeningServiceAsyncStub) -> None:
