@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+from resonanz_listening.query.formatter import format_query
+from resonanz_listening.query.lexer import QuerySyntaxError
 from resonanz_listening.query.matcher import compile_query, matches
 from resonanz_listening.query.nodes import Account, And, Hashtag, Node, Not, Or, Phrase, Term
 from resonanz_listening.query.parser import parse, search_terms
@@ -20,8 +22,10 @@ __all__ = [
     "Not",
     "Or",
     "Phrase",
+    "QuerySyntaxError",
     "Term",
     "compile_query",
+    "format_query",
     "matches",
     "parse",
     "search_terms",

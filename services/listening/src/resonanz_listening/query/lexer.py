@@ -7,16 +7,14 @@ characters other than whitespace, parentheses and quotes).
 
 from __future__ import annotations
 
-import re
+import unicodedata
 from dataclasses import dataclass
 from enum import Enum
 
-from resonanz_sdk.errors import ValidationError
+from resonanz_sdk.errors import FieldViolation, ValidationError
 
 FIELD = "expression"
 
-_HASHTAG_BODY = re.compile(r"\w+")
-_ACCOUNT_BODY = re.compile(r"\w[\w.@-]*")
 _OPERATORS = {"AND", "OR", "NOT"}
 _SPECIAL = '()"'
 
@@ -44,12 +42,44 @@ class Token:
     raw: str
 
 
-def syntax_error(description: str) -> ValidationError:
-    return ValidationError.single(FIELD, description)
+class QuerySyntaxError(ValidationError):
+    """A malformed query: one violation on field ``expression`` whose description names ``position``.
+
+    ``position`` is 1-based; ``len(query) + 1`` means "at the end" (e.g. a missing operand).
+    """
+
+    def __init__(self, description: str, position: int) -> None:
+        self.position = position
+        if f"position {position}" not in description:
+            description = f"{description} (at position {position})"
+        super().__init__([FieldViolation(FIELD, description)])
+
+
+def syntax_error(description: str, position: int) -> QuerySyntaxError:
+    return QuerySyntaxError(description, position)
+
+
+def _word_char(ch: str) -> bool:
+    """Letters, digits, ``_`` and combining marks (so decomposed "café" or a case-folded "İ" stay words)."""
+    return ch.isalnum() or ch == "_" or unicodedata.category(ch).startswith("M")
+
+
+def _is_hashtag_body(body: str) -> bool:
+    """One or more word characters, the first not a combining mark."""
+    return bool(body) and (body[0].isalnum() or body[0] == "_") and all(_word_char(c) for c in body)
+
+
+def _is_account_body(body: str) -> bool:
+    """A word character first, then word characters, ``.``, ``@`` or ``-``."""
+    return (
+        bool(body)
+        and (body[0].isalnum() or body[0] == "_")
+        and all(_word_char(c) or c in ".@-" for c in body)
+    )
 
 
 def tokenize(query: str) -> list[Token]:
-    """All tokens of ``query``; raises :class:`ValidationError` on field ``expression``."""
+    """All tokens of ``query``; raises :class:`QuerySyntaxError` on field ``expression``."""
     tokens: list[Token] = []
     i = 0
     n = len(query)
@@ -67,11 +97,11 @@ def tokenize(query: str) -> list[Token]:
         elif ch == '"':
             end = query.find('"', i + 1)
             if end < 0:
-                raise syntax_error(f"unterminated quote at position {pos}")
+                raise syntax_error(f"unterminated quote at position {pos}", pos)
             raw = query[i : end + 1]
             words = query[i + 1 : end].split()
             if not words:
-                raise syntax_error(f"empty phrase at position {pos}")
+                raise syntax_error(f"empty phrase at position {pos}", pos)
             tokens.append(Token(Kind.PHRASE, " ".join(w.casefold() for w in words), pos, raw))
             i = end + 1
         else:
@@ -89,14 +119,16 @@ def _word_token(raw: str, pos: int) -> Token:
         return Token(Kind(raw.upper()), raw.upper(), pos, raw)
     if raw.startswith("#"):
         body = raw[1:]
-        if not _HASHTAG_BODY.fullmatch(body):
+        if not _is_hashtag_body(body):
             raise syntax_error(
-                f"invalid hashtag {raw!r} at position {pos}: '#' must be followed by letters or digits"
+                f"invalid hashtag {raw!r} at position {pos}: '#' must be followed by letters or digits", pos
             )
         return Token(Kind.HASHTAG, body.casefold(), pos, raw)
     if raw.startswith("@"):
         body = raw[1:]
-        if not _ACCOUNT_BODY.fullmatch(body):
-            raise syntax_error(f"invalid account {raw!r} at position {pos}: '@' must be followed by a handle")
+        if not _is_account_body(body):
+            raise syntax_error(
+                f"invalid account {raw!r} at position {pos}: '@' must be followed by a handle", pos
+            )
         return Token(Kind.ACCOUNT, body.casefold(), pos, raw)
     return Token(Kind.TERM, raw.casefold(), pos, raw)

@@ -43,7 +43,7 @@ class _Parser:
         node = self._or()
         tok = self._peek()
         if tok is not None:
-            raise syntax_error(f"unexpected {tok.raw!r} at position {tok.position}")
+            raise syntax_error(f"unexpected {tok.raw!r} at position {tok.position}", tok.position)
         return node
 
     def _or(self) -> Node:
@@ -79,7 +79,9 @@ class _Parser:
         if tok is None:
             before = self._tokens[self._i - 1] if self._i else None
             after = f" after {before.raw!r}" if before is not None else ""
-            raise syntax_error(f"unexpected end of query at position {self._end}: expected a term{after}")
+            raise syntax_error(
+                f"unexpected end of query at position {self._end}: expected a term{after}", self._end
+            )
         self._next()
         if tok.kind is Kind.TERM:
             return Term(tok.value)
@@ -97,18 +99,19 @@ class _Parser:
                 self._depth -= 1
             close = self._peek()
             if close is None:
-                raise syntax_error(f"missing ')' for '(' at position {tok.position}")
+                raise syntax_error(f"missing ')' for '(' at position {tok.position}", tok.position)
             if close.kind is not Kind.RPAREN:  # pragma: no cover - _or stops only at ')' or the end
-                raise syntax_error(f"unexpected {close.raw!r} at position {close.position}")
+                raise syntax_error(f"unexpected {close.raw!r} at position {close.position}", close.position)
             self._next()
             return node
-        raise syntax_error(f"unexpected {tok.raw!r} at position {tok.position}")
+        raise syntax_error(f"unexpected {tok.raw!r} at position {tok.position}", tok.position)
 
     def _enter(self, tok: Token) -> None:
         self._depth += 1
         if self._depth > MAX_DEPTH:
             raise syntax_error(
-                f"query nested too deeply at position {tok.position} (at most {MAX_DEPTH} levels)"
+                f"query nested too deeply at position {tok.position} (at most {MAX_DEPTH} levels)",
+                tok.position,
             )
 
 
@@ -123,15 +126,19 @@ def _flatten(kind: type[And] | type[Or], children: list[Node]) -> list[Node]:
 
 
 def parse(query: str) -> Node:
-    """The AST of ``query``; raises ValidationError (field ``expression``) when it is malformed."""
+    """The AST of ``query``; raises :class:`QuerySyntaxError` (field ``expression``) when it is malformed.
+
+    Every error names a 1-based position: where the problem is, ``MAX_LENGTH + 1`` for a query that is
+    too long, 1 for an empty one, the first token for one without a positive term.
+    """
     if len(query) > MAX_LENGTH:
-        raise syntax_error(f"query is longer than {MAX_LENGTH} characters")
+        raise syntax_error(f"query is longer than {MAX_LENGTH} characters", MAX_LENGTH + 1)
     tokens = tokenize(query)
     if not tokens:
-        raise syntax_error("query is empty")
+        raise syntax_error("query is empty", 1)
     node = _Parser(query, tokens).parse()
     if not search_terms(node):
-        raise syntax_error("query needs at least one term that is not negated")
+        raise syntax_error("query needs at least one term that is not negated", tokens[0].position)
     return node
 
 
