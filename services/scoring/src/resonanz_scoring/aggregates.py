@@ -13,16 +13,42 @@
   White House Office of Consumer Affairs; Goodman 1999): a dissatisfied customer tells 8-12 people, a
   satisfied one 4-5. Neutral mentions dilute the index towards 0. Only positive mentions: +100; only
   negative: -100; no mentions: 0.
+* **mention count delta** = (mentions - previous mentions) / previous mentions, where the previous
+  window is the one of the same length just before; 0 when the previous window had none.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 POSITIVE_WEIGHT = 1.0
 NEGATIVE_WEIGHT = 2.0
 NEUTRAL_WEIGHT = 1.0
+
+
+@dataclass(frozen=True)
+class SentimentTotals:
+    """Counts and reach-weights (each mention's reach floored at 1) per sentiment class."""
+
+    positive: int = 0
+    neutral: int = 0
+    negative: int = 0
+    positive_weight: float = 0.0
+    neutral_weight: float = 0.0
+    negative_weight: float = 0.0
+
+    @property
+    def count(self) -> int:
+        return self.positive + self.neutral + self.negative
+
+    @property
+    def net_sentiment(self) -> float:
+        return net_sentiment(self.positive, self.negative, self.count)
+
+    @property
+    def reputation_index(self) -> float:
+        return reputation_index(self.positive_weight, self.negative_weight, self.neutral_weight)
 
 
 @dataclass(frozen=True)
@@ -42,6 +68,17 @@ class BrandAggregate:
     share_of_voice: float
     top_hashtags: list[tuple[str, int]]
     top_authors: list[tuple[str, int]]
+    top_links: list[tuple[str, int]] = field(default_factory=list)
+    total_impressions: int = 0
+    previous_mention_count: int = 0
+    previous_net_sentiment: float = 0.0
+
+    @property
+    def mention_count_delta(self) -> float:
+        """(mentions - previous) / previous; 0 when the previous window had no mentions."""
+        if not self.previous_mention_count:
+            return 0.0
+        return (self.mention_count - self.previous_mention_count) / self.previous_mention_count
 
 
 def net_sentiment(positive: int, negative: int, mentions: int) -> float:

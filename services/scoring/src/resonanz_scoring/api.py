@@ -1,96 +1,87 @@
-"""gRPC ``resonanz.scoring.v1.ScoringService``: brand aggregates and scored mentions, from the database.
+"""gRPC ``resonanz.scoring.v1.ScoringService``, composed from one handler class per concern.
 
-Every call is for the tenant in its metadata and reads only that tenant's rows; any replica answers.
+* :mod:`.api_brand`: GetBrandScores, ListScoredMentions, GetBrandTimeline, GetShareOfVoice;
+* :mod:`.api_authors`: ListTopAuthors;
+* :mod:`.api_cascades`: GetCascade, ListCascades;
+* :mod:`.api_alerts`: ListAlerts, StreamAlerts;
+* :mod:`.api_campaigns`: GetCampaignReport;
+* :mod:`.api_draft`: ScoreDraft.
+
+Every call is for the tenant in its metadata and reads only that tenant's rows from the service's
+database (which the streaming app keeps), so any replica answers any call. Another tenant's ids are
+answered exactly like ids that do not exist (NOT_FOUND).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from collections.abc import Callable, Sequence
+from datetime import datetime
 
-import grpc.aio
 from resonanz.scoring.v1 import scoring_service_pb2, scoring_service_pb2_grpc
-from resonanz_sdk.errors import ValidationError
-from resonanz_sdk.grpc import Validator, page_token, tenant_of
+from resonanz_sdk.manifest import Manifest
+from resonanz_sdk.plugins import PluginManager
+from resonanz_sdk.settings import Settings
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from resonanz_scoring.convert import brand_scores_to_proto, scored_mention_from_row, utc
-from resonanz_scoring.models import LABEL_LEN
-from resonanz_scoring.queries import brand_aggregate, scored_mentions_page
-
-DEFAULT_WINDOW = timedelta(hours=24)
-MAX_WINDOW = timedelta(days=366)
-MAX_PAGE_SIZE = 500
+from resonanz_scoring.api_alerts import AlertHandlers
+from resonanz_scoring.api_authors import AuthorHandlers
+from resonanz_scoring.api_brand import BrandHandlers
+from resonanz_scoring.api_cascades import CascadeHandlers
+from resonanz_scoring.api_common import ApiDeps, LabelRoles, utc_now
+from resonanz_scoring.api_roles import ListeningLabelRoles
+from resonanz_scoring.scorer import MentionScorer
 
 SERVICE_NAME: str = scoring_service_pb2.DESCRIPTOR.services_by_name["ScoringService"].full_name
 
-Context = grpc.aio.ServicerContext[Any, Any]
 
+class ScoringServicer(
+    BrandHandlers,
+    AuthorHandlers,
+    CascadeHandlers,
+    AlertHandlers,
+    scoring_service_pb2_grpc.ScoringServiceServicer,
+):
+    """Every ScoringService RPC. ``ScoringServicer(engine)`` answers all but ScoreDraft (which needs
+    ``scorer``) and gives every label the role UNSPECIFIED (``label_roles`` resolves them)."""
 
-def _label(v: Validator, label: str) -> str:
-    if v.non_empty(label, "label"):
-        v.max_length(label, LABEL_LEN, "label")
-    return label.strip()
-
-
-def window_of(request: scoring_service_pb2.GetBrandScoresRequest, v: Validator) -> timedelta:
-    if not request.HasField("window"):
-        return DEFAULT_WINDOW
-    seconds, nanos = request.window.seconds, request.window.nanos
-    if not v.require(abs(nanos) < 1_000_000_000, "window", "nanos must be within one second"):
-        return DEFAULT_WINDOW
-    window = timedelta(seconds=seconds, microseconds=nanos // 1000)
-    v.require(window > timedelta(0), "window", "must be positive")
-    v.require(window <= MAX_WINDOW, "window", "must be at most 366 days")
-    return window
-
-
-def _cursor(token: str) -> tuple[datetime, str] | None:
-    position = page_token.decode(token, "page_token")
-    if not position:
-        return None
-    at, sep, mention_id = position.partition("|")
-    try:
-        when = utc(datetime.fromisoformat(at))
-    except ValueError:
-        when = None
-    if not sep or when is None or not mention_id:
-        raise ValidationError.single("page_token", "invalid page token")
-    return when, mention_id
-
-
-class ScoringServicer(scoring_service_pb2_grpc.ScoringServiceServicer):
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
-
-    async def GetBrandScores(  # noqa: N802 - gRPC method name
-        self, request: scoring_service_pb2.GetBrandScoresRequest, context: Context
-    ) -> scoring_service_pb2.GetBrandScoresResponse:
-        tenant = tenant_of(context)
-        v = Validator()
-        label = _label(v, request.label)
-        window = window_of(request, v)
-        v.check()
-        end = datetime.now(UTC)
-        aggregate = await brand_aggregate(self.engine, tenant, label, end - window, end)
-        return scoring_service_pb2.GetBrandScoresResponse(scores=brand_scores_to_proto(aggregate))
-
-    async def ListScoredMentions(  # noqa: N802 - gRPC method name
-        self, request: scoring_service_pb2.ListScoredMentionsRequest, context: Context
-    ) -> scoring_service_pb2.ListScoredMentionsResponse:
-        tenant = tenant_of(context)
-        v = Validator()
-        label = _label(v, request.label)
-        size = v.page_size(request.page_size, "page_size", max=MAX_PAGE_SIZE)
-        v.check()
-        after = _cursor(request.page_token)
-        rows = await scored_mentions_page(self.engine, tenant, label, size + 1, after)
-        response = scoring_service_pb2.ListScoredMentionsResponse(
-            mentions=[scored_mention_from_row(row) for row in rows[:size]]
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        manifests: Callable[[], Sequence[Manifest]] = tuple,
+        scorer: MentionScorer | None = None,
+        label_roles: LabelRoles | None = None,
+        clock: Callable[[], datetime] | None = None,
+        alert_poll_seconds: float = 1.0,
+    ) -> None:
+        self.deps = ApiDeps(
+            engine=engine,
+            manifests=manifests,
+            scorer=scorer,
+            label_roles=label_roles,
+            clock=clock or utc_now,
+            alert_poll_seconds=alert_poll_seconds,
         )
-        if len(rows) > size:
-            last = rows[size - 1]
-            response.next_page_token = page_token.encode(
-                f"{utc(last['occurred_at']).isoformat()}|{last['mention_id']}"
-            )
-        return response
+
+
+def plugin_manifests(plugins: PluginManager) -> Callable[[], Sequence[Manifest]]:
+    """The manifests of the networks ``plugins`` has loaded (read per call: plugins may be added)."""
+
+    def manifests() -> Sequence[Manifest]:
+        return [network.manifest for network in plugins.networks.values()]
+
+    return manifests
+
+
+def build_servicer(
+    settings: Settings, engine: AsyncEngine, plugins: PluginManager, scorer: MentionScorer | None
+) -> ScoringServicer:
+    """The servicer as the scoring app runs it: manifests from the loaded network plugins, the
+    app's sentiment scorer for ScoreDraft, label roles from the listening service."""
+    listening = settings.listening_addr or f"{settings.grpc_host}:{settings.listening_port}"
+    return ScoringServicer(
+        engine,
+        manifests=plugin_manifests(plugins),
+        scorer=scorer,
+        label_roles=ListeningLabelRoles(listening),
+    )

@@ -1,4 +1,9 @@
-"""Read side: the brand aggregates and the scored-mention pages, computed in SQL for one tenant."""
+"""Read side of the brand calls: one label's aggregates over a window (with the previous window's
+figures) and its scored-mention pages, computed in SQL for one tenant.
+
+Every query filters on ``tenant`` first and ranges over ``occurred_at``, so it is served by the
+``(tenant, label, occurred_at)`` / ``(tenant, occurred_at)`` indexes of ``scoring_mention_labels``.
+"""
 
 from __future__ import annotations
 
@@ -6,93 +11,94 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from resonanz_scoring.aggregates import (
-    BrandAggregate,
-    net_sentiment,
-    reputation_index,
-    share_of_voice,
-)
-from resonanz_scoring.models import mention_hashtags, mention_labels, mentions
-from resonanz_scoring.sentiment import Sentiment
+from resonanz_scoring.aggregates import BrandAggregate, SentimentTotals, share_of_voice
+from resonanz_scoring.models import mention_hashtags, mention_labels, mention_links, mentions
+from resonanz_scoring.queries_sql import sentiment_sums, sum_if
 
+#: How many hashtags, links and authors the brand figures list.
 TOP_TERMS = 10
+
+
+def _totals(row: Sequence[Any]) -> SentimentTotals:
+    pos, neu, neg, w_pos, w_neu, w_neg = row
+    return SentimentTotals(int(pos), int(neu), int(neg), float(w_pos), float(w_neu), float(w_neg))
 
 
 async def brand_aggregate(
     engine: AsyncEngine, tenant: str, label: str, start: datetime, end: datetime
 ) -> BrandAggregate:
-    """Aggregates of ``label`` over ``start < occurred_at <= end`` for ``tenant`` only."""
+    """Aggregates of ``label`` over ``start < occurred_at <= end`` for ``tenant`` only, with the
+    counts of the window of the same length just before (``previous``)."""
     ml = mention_labels
-    in_window = and_(ml.c.tenant == tenant, ml.c.occurred_at > start, ml.c.occurred_at <= end)
-    of_label = and_(in_window, ml.c.label == label)
-    weight = case((ml.c.estimated_reach > 1, ml.c.estimated_reach), else_=1)
-
-    def count_of(sentiment: Sentiment) -> Any:
-        return func.coalesce(func.sum(case((ml.c.sentiment == int(sentiment), 1), else_=0)), 0)
-
-    def weight_of(sentiment: Sentiment) -> Any:
-        return func.coalesce(func.sum(case((ml.c.sentiment == int(sentiment), weight), else_=0)), 0)
-
+    previous_start = start - (end - start)
+    of_label = and_(ml.c.tenant == tenant, ml.c.label == label)
+    current = ml.c.occurred_at > start
     totals = select(
-        func.count(),
-        count_of(Sentiment.POSITIVE),
-        count_of(Sentiment.NEUTRAL),
-        count_of(Sentiment.NEGATIVE),
-        func.coalesce(func.sum(ml.c.estimated_reach), 0),
-        func.coalesce(func.sum(ml.c.engagement), 0),
-        weight_of(Sentiment.POSITIVE),
-        weight_of(Sentiment.NEGATIVE),
-        weight_of(Sentiment.NEUTRAL),
-    ).where(of_label)
-    all_labels = select(func.count()).select_from(ml).where(in_window)
-    hashtag_count = func.count().label("n")
-    hashtags = (
-        select(mention_hashtags.c.hashtag, hashtag_count)
-        .join(
-            ml,
-            and_(
-                ml.c.tenant == mention_hashtags.c.tenant,
-                ml.c.mention_id == mention_hashtags.c.mention_id,
-            ),
-        )
-        .where(of_label)
-        .group_by(mention_hashtags.c.hashtag)
-        .order_by(hashtag_count.desc(), mention_hashtags.c.hashtag)
-        .limit(TOP_TERMS)
-    )
-    author_count = func.count().label("n")
+        *sentiment_sums(ml.c.sentiment, ml.c.estimated_reach, current),
+        *sentiment_sums(ml.c.sentiment, ml.c.estimated_reach, ~current),
+        sum_if(current, ml.c.estimated_reach),
+        sum_if(current, ml.c.engagement),
+        sum_if(current, ml.c.estimated_impressions),
+    ).where(of_label, ml.c.occurred_at > previous_start, ml.c.occurred_at <= end)
+    in_window = and_(ml.c.tenant == tenant, ml.c.occurred_at > start, ml.c.occurred_at <= end)
+    everyone = select(func.count()).select_from(ml).where(in_window)
+    window_of_label = and_(of_label, ml.c.occurred_at > start, ml.c.occurred_at <= end)
+    hashtags = _top_terms(mention_hashtags, mention_hashtags.c.hashtag, window_of_label)
+    links = _top_terms(mention_links, mention_links.c.link, window_of_label)
+    n = func.count().label("n")
     authors = (
-        select(ml.c.author, author_count)
-        .where(of_label, ml.c.author != "")
+        select(ml.c.author, n)
+        .where(window_of_label, ml.c.author != "")
         .group_by(ml.c.author)
-        .order_by(author_count.desc(), ml.c.author)
+        .order_by(n.desc(), ml.c.author)
         .limit(TOP_TERMS)
     )
     async with engine.connect() as conn:
         row = (await conn.execute(totals)).one()
-        everyone = int((await conn.execute(all_labels)).scalar_one())
-        top_hashtags = [(str(t), int(n)) for t, n in (await conn.execute(hashtags)).all()]
-        top_authors = [(str(t), int(n)) for t, n in (await conn.execute(authors)).all()]
-    count, positive, neutral, negative, reach, engagement, w_pos, w_neg, w_neu = (int(v) for v in row)
+        all_mentions = int((await conn.execute(everyone)).scalar_one())
+        top_hashtags = [(str(t), int(c)) for t, c in (await conn.execute(hashtags)).all()]
+        top_links = [(str(t), int(c)) for t, c in (await conn.execute(links)).all()]
+        top_authors = [(str(t), int(c)) for t, c in (await conn.execute(authors)).all()]
+    now, before = _totals(row[0:6]), _totals(row[6:12])
+    reach, engagement, impressions = (int(v) for v in row[12:15])
     return BrandAggregate(
         tenant=tenant,
         label=label,
         window_start=start,
         window_end=end,
-        mention_count=count,
-        positive_count=positive,
-        neutral_count=neutral,
-        negative_count=negative,
+        mention_count=now.count,
+        positive_count=now.positive,
+        neutral_count=now.neutral,
+        negative_count=now.negative,
         total_reach=reach,
         total_engagement=engagement,
-        net_sentiment=net_sentiment(positive, negative, count),
-        reputation_index=reputation_index(w_pos, w_neg, w_neu),
-        share_of_voice=share_of_voice(count, everyone),
+        net_sentiment=now.net_sentiment,
+        reputation_index=now.reputation_index,
+        share_of_voice=share_of_voice(now.count, all_mentions),
         top_hashtags=top_hashtags,
         top_authors=top_authors,
+        top_links=top_links,
+        total_impressions=impressions,
+        previous_mention_count=before.count,
+        previous_net_sentiment=before.net_sentiment,
+    )
+
+
+def _top_terms(table: Any, term: Any, of_label_window: Any) -> Any:
+    """The :data:`TOP_TERMS` most frequent terms of a per-mention term table (hashtags, links) among
+    the label's mentions in the window; ties by term."""
+    ml = mention_labels
+    n = func.count().label("n")
+    return (
+        select(term, n)
+        .join(ml, and_(ml.c.tenant == table.c.tenant, ml.c.mention_id == table.c.mention_id))
+        .where(of_label_window)
+        .group_by(term)
+        .order_by(n.desc(), term)
+        .limit(TOP_TERMS)
     )
 
 
