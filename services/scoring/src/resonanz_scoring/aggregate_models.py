@@ -22,14 +22,40 @@ Core ``__table__`` of each class.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, Index, Integer, LargeBinary, String
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+)
+from sqlalchemy.dialects.postgresql import Insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Mapped, mapped_column
 
 from resonanz_scoring.models import ID_LEN, LABEL_LEN, LINK_LEN, TENANT_LEN, Base
 
 __all__ = [
+    "ALERTS",
+    "CAMPAIGN_MENTIONS",
+    "CAMPAIGN_TERMS",
+    "CASCADES",
+    "CASCADE_LABELS",
+    "CASCADE_MEMBERS",
+    "OWN_POSTS",
+    "RELATIONS",
     "AlertRow",
     "CampaignMentionRow",
     "CampaignTermRow",
@@ -37,7 +63,7 @@ __all__ = [
     "CascadeMemberRow",
     "CascadeRow",
     "OwnPostRow",
-    "RELATIONS",
+    "upsert",
 ]
 
 #: Root texts are cut to this many characters.
@@ -67,9 +93,7 @@ class CascadeRow(Base):
     labels: Mapped[list[str]] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
-    __table_args__ = (
-        Index("ix_scoring_cascades_tenant_activity", "tenant", "last_activity_at"),
-    )
+    __table_args__ = (Index("ix_scoring_cascades_tenant_activity", "tenant", "last_activity_at"),)
 
 
 class CascadeMemberRow(Base):
@@ -90,9 +114,7 @@ class CascadeLabelRow(Base):
     root_mention_id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
     last_activity_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
-    __table_args__ = (
-        Index("ix_scoring_cascade_labels_window", "tenant", "label", "last_activity_at"),
-    )
+    __table_args__ = (Index("ix_scoring_cascade_labels_window", "tenant", "label", "last_activity_at"),)
 
 
 class AlertRow(Base):
@@ -180,6 +202,28 @@ class CampaignMentionRow(Base):
     network: Mapped[str] = mapped_column(String(100))
     occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
-    __table_args__ = (
-        Index("ix_scoring_campaign_mentions_time", "tenant", "campaign_id", "occurred_at"),
+    __table_args__ = (Index("ix_scoring_campaign_mentions_time", "tenant", "campaign_id", "occurred_at"),)
+
+
+#: The Core tables of the classes above (typed as ``Table`` for queries).
+CASCADES = cast("Table", CascadeRow.__table__)
+CASCADE_MEMBERS = cast("Table", CascadeMemberRow.__table__)
+CASCADE_LABELS = cast("Table", CascadeLabelRow.__table__)
+ALERTS = cast("Table", AlertRow.__table__)
+OWN_POSTS = cast("Table", OwnPostRow.__table__)
+CAMPAIGN_TERMS = cast("Table", CampaignTermRow.__table__)
+CAMPAIGN_MENTIONS = cast("Table", CampaignMentionRow.__table__)
+
+
+def upsert(
+    engine: AsyncEngine, table: Table, keys: Sequence[str], update: Iterable[str]
+) -> Insert | SqliteInsert:
+    """``INSERT ... ON CONFLICT (keys) DO UPDATE SET col = excluded.col`` for the columns in
+    ``update`` (DO NOTHING when there are none besides the keys), on PostgreSQL and SQLite."""
+    statement = pg_insert(table) if engine.dialect.name == "postgresql" else sqlite_insert(table)
+    columns = [name for name in update if name not in keys]
+    if not columns:
+        return statement.on_conflict_do_nothing(index_elements=list(keys))
+    return statement.on_conflict_do_update(
+        index_elements=list(keys), set_={name: statement.excluded[name] for name in columns}
     )
