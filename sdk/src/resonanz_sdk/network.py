@@ -9,7 +9,7 @@ or give up.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -110,6 +110,10 @@ class SearchRequest:
 
     ``cursor`` is the opaque value of the previous page's ``next_cursor``; the core stores it durably
     so collection resumes where it stopped.
+
+    ``since`` / ``until`` restrict the posts to those published in ``[since, until)`` (either may be
+    ``None``: open-ended). Historical backfill sets both and pages through the range with the cursor;
+    a network that cannot search the past returns what it has in the range (possibly nothing).
     """
 
     terms: tuple[str, ...]
@@ -117,6 +121,15 @@ class SearchRequest:
     since: datetime | None = None
     cursor: str | None = None
     limit: int = 100
+    until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class StreamRequest:
+    """Open a push stream of new posts containing any of ``terms`` (see :meth:`Network.stream`)."""
+
+    terms: tuple[str, ...]
+    languages: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -168,6 +181,20 @@ class Network(ABC):
     async def search(self, request: SearchRequest) -> SearchPage:
         """Posts matching the request, oldest first, after ``request.cursor``."""
         raise self._unsupported(Feature.SEARCH)
+
+    async def stream(self, request: StreamRequest) -> AsyncIterator[RawMention]:
+        """Push stream of new posts matching the request, for networks with ``Feature.STREAM``.
+
+        An async generator: the stream is open once its first ``__anext__`` runs, and yields each
+        matching post as the network pushes it (oldest first, no cursor). It ends by raising a
+        :class:`~resonanz_sdk.errors.NetworkError` (``TransientNetworkError`` for a dropped
+        connection, ``RateLimitedError`` when connecting too often) or by returning when the network
+        closed it. The core then reconnects with back-off and fills the gap by polling ``search``
+        with its durable cursor, so a stream need not be lossless; de-duplication makes overlaps
+        harmless. Networks without streaming keep this default, which refuses.
+        """
+        raise self._unsupported(Feature.STREAM)
+        yield  # type: ignore[unreachable]  # never runs; makes this method an async generator
 
     async def engagement(self, external_ids: Sequence[str]) -> Mapping[str, Engagement]:
         """Current engagement counts of the given posts; unknown ids are left out."""

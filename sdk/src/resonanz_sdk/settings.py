@@ -116,6 +116,38 @@ class Settings(BaseSettings):
         default="api,worker",
         description="Which parts of the scoring service this process runs (comma-separated: api, worker).",
     )
+    # -- scoring: the faust-streaming app (services/scoring/README.md, docs/scoring/streaming.md) --
+    scoring_batch_size: int = Field(
+        default=1000, ge=1, le=100_000, description="Most mentions the scoring agent takes per batch."
+    )
+    scoring_batch_seconds: float = Field(
+        default=0.2, gt=0, le=60, description="Longest the scoring agent waits to fill a batch."
+    )
+    scoring_rebalance_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="faust broker_rebalance_timeout of the scoring app (the embedded broker joins a group in "
+        "about half of it; Kafka clusters with many members may want 30-60).",
+    )
+    scoring_session_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="faust broker_session_timeout of the scoring app."
+    )
+    scoring_heartbeat_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="faust broker_heartbeat_interval (below a third of the session timeout).",
+    )
+    scoring_commit_interval_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="How often the scoring app commits the offsets of acknowledged batches.",
+    )
+    scoring_max_attempts: int = Field(
+        default=3,
+        ge=1,
+        description="Tries of a failing scoring batch, then of each of its events, before "
+        "an event is dead-lettered.",
+    )
     kafka_security_protocol: str = Field(
         default="PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL."
     )
@@ -162,6 +194,72 @@ class Settings(BaseSettings):
     )
     simulated_activity: float = Field(
         default=1.0, gt=0, description="Multiplier of the simulated network's organic posting rate."
+    )
+
+    # -- scoring: crisis alerts (docs/scoring/aggregates.md) -----------------------------------
+    alert_bucket_seconds: float = Field(
+        default=60.0,
+        ge=1,
+        description="Length of the buckets negative volume, volume and negative reach are counted in.",
+    )
+    alert_z_threshold: float = Field(
+        default=4.0,
+        gt=0,
+        description="A bucket this many (EWMA) standard deviations above its baseline spikes.",
+    )
+    alert_min_negative: int = Field(
+        default=5,
+        ge=1,
+        description="Fewest negative mentions in a bucket before any alert is raised for it.",
+    )
+    alert_ewma_alpha: float = Field(
+        default=0.1,
+        gt=0,
+        le=1,
+        description="Weight of the newest bucket in the EWMA baseline (mean and variance).",
+    )
+    alert_warmup_buckets: int = Field(
+        default=10, ge=1, description="Closed buckets a label needs before it can raise an alert."
+    )
+    alert_cooldown_buckets: int = Field(
+        default=10,
+        ge=1,
+        description="After an alert, buckets that must stay below the threshold before the label re-arms.",
+    )
+    alert_grace_seconds: float = Field(
+        default=15.0,
+        ge=0,
+        description="A bucket is closed this long after it ends (late mentions still count).",
+    )
+    alert_tick_seconds: float = Field(
+        default=5.0, gt=0, description="How often idle labels' buckets are closed by the clock."
+    )
+
+    # -- listening collection (leases, paging, rate limits, backfill) ---------------------------
+    replica_id: str = Field(
+        default="",
+        description="This replica's id in collection leases; empty: hostname-pid-random (unique per start).",
+    )
+    lease_ttl_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="A collection lease (and a replica heartbeat) expires this long after its last "
+        "renewal; another replica takes a dead replica's queries over after about this long.",
+    )
+    lease_renew_seconds: float = Field(
+        default=3.0, gt=0, description="How often a listening replica renews its leases and heartbeat."
+    )
+    listening_page_budget: int = Field(
+        default=10, ge=1, description="Most search pages per (query, network) and poll round."
+    )
+    listening_page_size: int = Field(
+        default=100, ge=1, le=1000, description="Mentions asked for per search page."
+    )
+    listening_max_backoff_seconds: float = Field(
+        default=300.0, gt=0, description="Cap of a (query, network)'s back-off after failures."
+    )
+    backfill_concurrency: int = Field(
+        default=2, ge=1, description="Backfill jobs one listening replica runs at a time."
     )
 
     def database_url_for(self, service: str) -> str:

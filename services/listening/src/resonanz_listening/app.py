@@ -16,7 +16,7 @@ from resonanz_sdk.plugins import PluginManager
 from resonanz_sdk.settings import Settings
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from resonanz_listening.collector import Collector
+from resonanz_listening.collector import Collector, build_collector
 from resonanz_listening.ingest import Ingestor
 from resonanz_listening.models import metadata
 from resonanz_listening.outbox import OutboxRelay
@@ -83,13 +83,14 @@ class ListeningApp:
             log.info("sent %d mentions.raw events left unsent by the previous run", resent)
         store = ListeningStore(sessions)
         networks = self.plugins.networks
-        self.collector = Collector(
+        self.collector = build_collector(
+            settings,
+            sessions,
             store=store,
             ingestor=Ingestor(sessions),
             relay=relay,
             networks=networks,
             signal=self._signal,
-            poll_interval=settings.poll_interval_seconds,
         )
         self._collector_task = asyncio.create_task(
             self.collector.run(self._stopping), name="listening-collector"
@@ -120,6 +121,8 @@ class ListeningApp:
             except Exception:
                 log.exception("the collector ended with an error")
             self._collector_task = None
+            if self.collector is not None:
+                await self.collector.shutdown()  # releases the leases at once
         if self._producer is not None:
             with contextlib.suppress(Exception):
                 await self._producer.stop()

@@ -1,0 +1,53 @@
+"""Helpers about one (query, network) pair: which pairs a query has, local matching, a poll's result."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from resonanz_sdk.errors import NetworkError
+from resonanz_sdk.manifest import Feature
+from resonanz_sdk.network import Network, RawMention
+
+from resonanz_listening.ingest import SearchResult
+from resonanz_listening.leases import Lease
+from resonanz_listening.models import QueryRow
+from resonanz_listening.query import Node, compile_query, parse
+from resonanz_listening.query.matcher import Post
+
+
+@lru_cache(maxsize=4096)
+def parse_cached(expression: str) -> Node:
+    return parse(expression)
+
+
+def networks_for(query: QueryRow, networks: Mapping[str, Network]) -> list[str]:
+    """The loaded networks supporting search that ``query`` covers (all of them when it names none)."""
+    names = query.networks or sorted(networks)
+    return [n for n in names if n in networks and networks[n].manifest.supports(Feature.SEARCH)]
+
+
+def local_match(node: Node, languages: Sequence[str], raw: RawMention) -> bool:
+    """Whether ``raw`` satisfies the query and its language filter (unknown language passes)."""
+    if languages and raw.language and raw.language.split("-")[0].lower() not in languages:
+        return False
+    return compile_query(node)(Post.of(raw.text, raw.hashtags, raw.mentions))
+
+
+def streams_for(network: Network) -> bool:
+    return network.manifest.supports(Feature.STREAM)
+
+
+@dataclass
+class PairPoll:
+    """What polling one pair produced in a round."""
+
+    lease: Lease
+    results: list[SearchResult] = field(default_factory=list)
+    fetched: int = 0
+    error: NetworkError | Exception | None = None
+    #: Back-off after the error, in seconds; ``None``: paused (permanent error).
+    delay: float | None = 0.0
+    #: The last page came back short: the search has nothing more for now.
+    caught_up: bool = False
