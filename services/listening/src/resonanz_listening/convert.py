@@ -111,6 +111,11 @@ def raw_to_mention(
     )
 
 
+def language_code(hint: str) -> str:
+    """The primary language subtag of a hint, lower-case: ``"de-AT"`` -> ``"de"``, ``""`` unknown."""
+    return hint.strip().replace("_", "-").split("-", 1)[0].lower()[:16]
+
+
 def mention_to_row(mention: Mention) -> MentionRow:
     return MentionRow(
         tenant=mention.tenant,
@@ -118,6 +123,8 @@ def mention_to_row(mention: Mention) -> MentionRow:
         network=mention.network,
         search_text=mention.text.casefold(),
         collected_at=from_timestamp(mention.collected_at),
+        published_at=from_timestamp(mention.published_at),
+        language=language_code(mention.language_hint),
         payload=mention.SerializeToString(),
     )
 

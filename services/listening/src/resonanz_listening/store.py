@@ -6,24 +6,31 @@ changes another tenant's rows.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from resonanz_sdk.errors import NotFoundError
-from sqlalchemy import ColumnElement, Select, delete, exists, select
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from resonanz.common.v1.mention_pb2 import Mention
+from resonanz_sdk.errors import NotFoundError, ValidationError
+from resonanz_sdk.network import RawMention
+from sqlalchemy import ColumnElement, Select, and_, delete, exists, or_, select, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from resonanz_listening.models import CursorRow, MentionLabelRow, MentionRow, QueryRow
-
-
-def _like_pattern(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+from resonanz_listening import search
+from resonanz_listening.models import CursorRow, MentionLabelRow, MentionQueryRow, MentionRow, QueryRow
+from resonanz_listening.search import SearchQuery
 
 
 def _has_label(labels: Sequence[str]) -> ColumnElement[bool]:
     return exists().where(MentionLabelRow.seq == MentionRow.seq, MentionLabelRow.label.in_(list(labels)))
+
+
+def _has_query(query_ids: Sequence[str]) -> ColumnElement[bool]:
+    return exists().where(
+        MentionQueryRow.seq == MentionRow.seq, MentionQueryRow.query_id.in_(list(query_ids))
+    )
 
 
 class ListeningStore:
@@ -96,10 +103,11 @@ class ListeningStore:
         after_seq: int,
         labels: Sequence[str] = (),
         networks: Sequence[str] = (),
+        query_ids: Sequence[str] = (),
         since: datetime | None = None,
         limit: int = 200,
     ) -> list[MentionRow]:
-        """The tenant's mentions stored after ``after_seq``, in collection order."""
+        """The tenant's mentions stored after ``after_seq``, in collection (= commit) order."""
         stmt: Select[MentionRow] = select(MentionRow).where(
             MentionRow.tenant == tenant, MentionRow.seq > after_seq
         )
@@ -109,6 +117,8 @@ class ListeningStore:
             stmt = stmt.where(MentionRow.collected_at >= since)
         if labels:
             stmt = stmt.where(_has_label(labels))
+        if query_ids:
+            stmt = stmt.where(_has_query(query_ids))
         async with self._sessions() as session:
             return list(await session.scalars(stmt.order_by(MentionRow.seq).limit(limit)))
 
@@ -116,19 +126,112 @@ class ListeningStore:
         self,
         tenant: str,
         *,
-        text: str,
+        query: SearchQuery | None,
         labels: Sequence[str] = (),
-        before_seq: int | None = None,
+        networks: Sequence[str] = (),
+        query_ids: Sequence[str] = (),
+        languages: Sequence[str] = (),
+        since: datetime | None = None,
+        until: datetime | None = None,
+        after: SearchPosition | None = None,
         limit: int = 50,
     ) -> tuple[list[MentionRow], bool]:
-        """Mentions whose text contains ``text`` (case-insensitive), newest first, and whether more follow."""
+        """Mentions matching ``query`` and the filters, newest published first, and whether more follow.
+
+        ``since``/``until``: published at or after / before. ``after``: the position of the last
+        mention of the previous page (keyset pagination on ``(published_at, seq)`` descending).
+        """
         stmt: Select[MentionRow] = select(MentionRow).where(MentionRow.tenant == tenant)
-        if text:
-            stmt = stmt.where(MentionRow.search_text.like(_like_pattern(text.casefold()), escape="\\"))
+        if networks:
+            stmt = stmt.where(MentionRow.network.in_(list(networks)))
+        if languages:
+            stmt = stmt.where(MentionRow.language.in_(list(languages)))
+        if since is not None:
+            stmt = stmt.where(MentionRow.published_at >= since)
+        if until is not None:
+            stmt = stmt.where(MentionRow.published_at < until)
         if labels:
             stmt = stmt.where(_has_label(labels))
-        if before_seq is not None:
-            stmt = stmt.where(MentionRow.seq < before_seq)
+        if query_ids:
+            stmt = stmt.where(_has_query(query_ids))
+        if after is not None:
+            stmt = stmt.where(
+                or_(
+                    MentionRow.published_at < after.published_at,
+                    and_(MentionRow.published_at == after.published_at, MentionRow.seq < after.seq),
+                )
+            )
+        stmt = stmt.order_by(MentionRow.published_at.desc(), MentionRow.seq.desc()).limit(limit + 1)
         async with self._sessions() as session:
-            rows = list(await session.scalars(stmt.order_by(MentionRow.seq.desc()).limit(limit + 1)))
+            if query is not None:
+                stmt = stmt.where(search.match(session.get_bind().dialect.name, query))
+            try:
+                rows = list(await session.scalars(stmt))
+            except DBAPIError as exc:  # the engine refused the query after all: the caller's input
+                if "fts5" in str(exc.orig).lower() or "tsquery" in str(exc.orig).lower():
+                    raise ValidationError.single("text", "the search engine cannot run this query") from None
+                raise
         return rows[:limit], len(rows) > limit
+
+
+@dataclass(frozen=True)
+class SearchPosition:
+    """Where a search page ended: the last mention's publication time and seq."""
+
+    published_at: datetime
+    seq: int
+
+
+#: Key of the PostgreSQL advisory lock that serialises mention-writing transactions (see HistoryHooks).
+MENTION_WRITE_LOCK = 0x5245_534F_4C53_4E31  # "RESOLSN1"
+
+TrackMention = Callable[[AsyncSession, MentionRow, Mention], Awaitable[None]]
+
+
+class HistoryHooks:
+    """What the history needs from every transaction that stores mentions (called by the Ingestor).
+
+    * :meth:`begin`, first in the transaction: on PostgreSQL it takes a transaction-scoped advisory
+      lock, so mention-writing transactions commit one after the other and ``seq`` grows in commit
+      order. A stream that read up to seq N can then never later find a committed mention below N,
+      so resuming after a cursor neither skips nor repeats. (SQLite has one writer at a time anyway.)
+    * :meth:`keep`: mentions published before the retention horizon are not stored: the pruner may
+      have deleted them already, and storing them again would send them to ``mentions.raw`` twice.
+    * :meth:`stored`: a new mention: its query-id rows (for ``query_ids`` filters) and, when engagement
+      tracking is on, its tracked item; :meth:`merged`: query ids added to a stored mention.
+    """
+
+    def __init__(
+        self,
+        *,
+        retention: timedelta | None = None,
+        track: TrackMention | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.retention = retention
+        self._track = track
+        self._clock = clock
+
+    async def begin(self, session: AsyncSession) -> None:
+        if session.get_bind().dialect.name == "postgresql":
+            await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MENTION_WRITE_LOCK})
+
+    def keep(self, raw: RawMention) -> bool:
+        if self.retention is None:
+            return True
+        published = raw.published_at if raw.published_at.tzinfo else raw.published_at.replace(tzinfo=UTC)
+        return published >= self._clock() - self.retention
+
+    async def stored(self, session: AsyncSession, row: MentionRow, mention: Mention) -> None:
+        session.add_all(
+            MentionQueryRow(seq=row.seq, query_id=query_id, tenant=row.tenant)
+            for query_id in sorted(set(mention.query_ids))
+        )
+        if self._track is not None:
+            await self._track(session, row, mention)
+
+    async def merged(self, session: AsyncSession, row: MentionRow, added_query_ids: Iterable[str]) -> None:
+        session.add_all(
+            MentionQueryRow(seq=row.seq, query_id=query_id, tenant=row.tenant)
+            for query_id in sorted(set(added_query_ids))
+        )
