@@ -524,18 +524,24 @@ class LabelActivity(_message.Message):
 
     LABEL_FIELD_NUMBER: _builtins.int
     BUCKETS_FIELD_NUMBER: _builtins.int
+    LATEST_FIELD_NUMBER: _builtins.int
     label: _builtins.str
     @_builtins.property
     def buckets(self) -> _containers.RepeatedCompositeFieldContainer[Global___LabelBucketDelta]: ...
+    @_builtins.property
+    def latest(self) -> _timestamp_pb2.Timestamp:
+        """The newest time a mention of the batch counts at: the agent's event-time watermark."""
+
     def __init__(
         self,
         *,
         label: _builtins.str = ...,
         buckets: _abc.Iterable[Global___LabelBucketDelta] | None = ...,
+        latest: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["latest", b"latest"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["buckets", b"buckets", "label", b"label"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["buckets", b"buckets", "label", b"label", "latest", b"latest"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
