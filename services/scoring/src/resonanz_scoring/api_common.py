@@ -102,7 +102,7 @@ def _human(value: timedelta) -> str:
     for unit, size in (("days", 86400), ("hours", 3600), ("minutes", 60)):
         if seconds % size == 0 and seconds >= size:
             return f"{seconds // size} {unit if seconds // size != 1 else unit[:-1]}"
-    return f"{seconds} seconds"
+    return f"{seconds} second{'s' if seconds != 1 else ''}"
 
 
 def limit_of(v: Validator, value: int, field_name: str = "limit") -> int:
