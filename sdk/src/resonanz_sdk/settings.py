@@ -262,6 +262,40 @@ class Settings(BaseSettings):
         default=2, ge=1, description="Backfill jobs one listening replica runs at a time."
     )
 
+    mention_retention_days: int = Field(
+        default=395,
+        ge=1,
+        description="Listening keeps mentions published within this many days; older ones are pruned "
+        "and, when collected again, not stored (so never sent to mentions.raw twice).",
+    )
+    retention_interval_seconds: float = Field(
+        default=3600.0, gt=0, description="How often the listening pruner looks for expired mentions."
+    )
+    retention_batch_size: int = Field(
+        default=1000, ge=1, le=100_000, description="Mentions the pruner deletes per transaction."
+    )
+    engagement_schedule: str = Field(
+        default="300,900,3600,21600,86400,259200,604800",
+        description="Seconds after a post's publication at which listening refreshes its engagement "
+        "(comma-separated, increasing); after the last one the post is no longer tracked.",
+    )
+    engagement_interval_seconds: float = Field(
+        default=5.0, gt=0, description="How often the engagement tracker looks for due posts."
+    )
+    engagement_batch_size: int = Field(
+        default=100, ge=1, le=1000, description="Post ids per network engagement() call."
+    )
+    engagement_track_mentions: bool = Field(
+        default=True,
+        description="Track the engagement of collected mentions too (the brand's own published posts "
+        "are always tracked).",
+    )
+    engagement_claim_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long a replica owns the due posts it claimed; after that another may take them.",
+    )
+
     def database_url_for(self, service: str) -> str:
         """The database URL a service uses: the shared one, or its own SQLite file."""
         if self.database_url:
