@@ -4,7 +4,7 @@ database (SQLite and PostgreSQL); expected figures are computed by hand from the
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from resonanz.common.v1 import mention_pb2
@@ -177,7 +177,10 @@ async def test_scored_mentions_validation(api: Api) -> None:
 async def test_timeline_buckets_are_aligned_and_complete(api: Api) -> None:
     # NOW is 12:30; a 6 hour window with 1 hour buckets starts on the hour before: 06:00 .. 12:59
     day = NOW.replace(hour=0, minute=0)
-    at = lambda h, m: day + timedelta(hours=h, minutes=m)  # noqa: E731
+
+    def at(h: int, m: int) -> datetime:
+        return day + timedelta(hours=h, minutes=m)
+
     await api.add(
         scored(mention(1, at=at(5, 59)), POSITIVE, reach=1000),  # before the first bucket
         scored(mention(2, at=at(6, 0)), NEUTRAL, reach=5),  # first instant of the first bucket
