@@ -13,12 +13,17 @@ from google.protobuf import duration_pb2
 from resonanz.common.v1 import mention_pb2, score_pb2
 from resonanz.events.v1 import events_pb2
 from resonanz.scoring.v1 import scoring_service_pb2, scoring_service_pb2_grpc
+from resonanz_scoring.analytics.reach import ASSUMED_RESHARER_FOLLOWERS, AUDIENCE_OVERLAP, RESHARE_DECAY
 from resonanz_scoring.app import ScoringApp
 from resonanz_sdk.errors import FieldViolation
 from resonanz_sdk.eventbus import EventProducer, Topic, dlq_name, new_envelope
 from resonanz_sdk.grpc import field_violations, tenant_metadata
 
 pytestmark = pytest.mark.integration
+
+#: Reach added by one reshare or quote (docs/scoring/metrics.md): the assumed resharer audience,
+#: decayed, less the audience overlap (250 x 0.5 x 0.8 = 100).
+PER_RESHARE = round(ASSUMED_RESHARER_FOLLOWERS * RESHARE_DECAY * (1 - AUDIENCE_OVERLAP))
 
 ReadTopic = Callable[[str, int, float], Awaitable[list[ConsumerRecord[bytes, bytes]]]]
 
@@ -128,7 +133,7 @@ async def test_mentions_are_scored_once_and_poison_is_dead_lettered(
     assert german_score.language == "de"
     assert german_score.sentiment == score_pb2.SENTIMENT_POSITIVE
     assert german_score.engagement == 12
-    assert german_score.estimated_reach == 1000 + 2 * 125
+    assert german_score.estimated_reach == 1000 + 2 * PER_RESHARE
     assert german_score.tenant == "acme-corp"
     assert german_score.scorer == "lexicon-v1"
     assert by_id["testnet:1"].mention.text.startswith("Der neue Service")
@@ -177,7 +182,7 @@ def _expected(rows: Sequence[tuple[int, int, int, int, int]], all_label_rows: in
     """Aggregates computed independently: rows are (sentiment, followers, likes+replies, shares, quotes)."""
     positive = sum(1 for s, *_ in rows if s == score_pb2.SENTIMENT_POSITIVE)
     negative = sum(1 for s, *_ in rows if s == score_pb2.SENTIMENT_NEGATIVE)
-    reach = [followers + (shares + quotes) * 125 for _, followers, _, shares, quotes in rows]
+    reach = [followers + (shares + quotes) * PER_RESHARE for _, followers, _, shares, quotes in rows]
     weights = {
         sentiment: sum(max(r, 1) for (s, *_), r in zip(rows, reach, strict=True) if s == sentiment)
         for sentiment in (

@@ -6,7 +6,7 @@ See ``docs/event-bus.md`` for topics, envelope, headers, dead letters and idempo
 from __future__ import annotations
 
 from resonanz_sdk.eventbus.admin import ensure_topics
-from resonanz_sdk.eventbus.consumer import BatchHandler, EventConsumer, ReceivedEvent
+from resonanz_sdk.eventbus.consumer import BatchHandler, EventConsumer, ReceivedEvent, dead_letter_headers
 from resonanz_sdk.eventbus.dedupe import InMemoryProcessedEvents, ProcessedEvents
 from resonanz_sdk.eventbus.envelope import EventEnvelope, check_envelope, new_envelope, payload_of
 from resonanz_sdk.eventbus.producer import EventProducer, envelope_headers
@@ -26,6 +26,7 @@ __all__ = [
     "ReceivedEvent",
     "Topic",
     "check_envelope",
+    "dead_letter_headers",
     "dlq_name",
     "ensure_topics",
     "envelope_headers",

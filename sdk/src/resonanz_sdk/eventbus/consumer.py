@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -36,7 +36,7 @@ from resonanz_sdk.eventbus.producer import EventProducer, Headers
 from resonanz_sdk.eventbus.topics import dlq_name, topic_name
 from resonanz_sdk.tracing import use_traceparent
 
-__all__ = ["BatchHandler", "EventConsumer", "ReceivedEvent"]
+__all__ = ["BatchHandler", "EventConsumer", "ReceivedEvent", "dead_letter_headers"]
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,32 @@ class _Failure:
     logical_topic: str
     error: BaseException
     attempts: int
+
+
+def dead_letter_headers(
+    original: Iterable[tuple[str, bytes]],
+    error: BaseException,
+    *,
+    topic: str,
+    partition: int,
+    offset: int,
+    attempts: int,
+) -> Headers:
+    """The headers of a dead letter: the record's own, then ``error`` (at most 2,000 bytes),
+    ``error-type``, ``original-topic`` (logical name), ``original-partition``, ``original-offset``
+    and ``attempts``. Every consumer that dead-letters (this one, the scoring faust agents) uses it.
+    """
+    message = str(error) or repr(error)
+    headers: Headers = [(key, bytes(value)) for key, value in original]
+    headers += [
+        ("error", message.encode()[:_MAX_ERROR_BYTES]),
+        ("error-type", type(error).__name__.encode()),
+        ("original-topic", topic.encode()),
+        ("original-partition", str(partition).encode()),
+        ("original-offset", str(offset).encode()),
+        ("attempts", str(attempts).encode()),
+    ]
+    return headers
 
 
 def _header(record: ConsumerRecord[bytes, bytes], name: str) -> str | None:
@@ -331,15 +357,14 @@ class EventConsumer:
         record = failure.record
         error = failure.error
         message = str(error) or repr(error)
-        headers: Headers = [(key, bytes(value)) for key, value in (record.headers or ())]
-        headers += [
-            ("error", message.encode()[:_MAX_ERROR_BYTES]),
-            ("error-type", type(error).__name__.encode()),
-            ("original-topic", failure.logical_topic.encode()),
-            ("original-partition", str(record.partition).encode()),
-            ("original-offset", str(record.offset).encode()),
-            ("attempts", str(failure.attempts).encode()),
-        ]
+        headers = dead_letter_headers(
+            record.headers or (),
+            error,
+            topic=failure.logical_topic,
+            partition=record.partition,
+            offset=record.offset,
+            attempts=failure.attempts,
+        )
         log.error(
             "dead-lettering %s[%d]@%d after %d attempts: %s: %s",
             failure.logical_topic,

@@ -1,70 +1,78 @@
 """``ScoringApp``: the scoring role, as its console script and the embedded runner start it.
 
 ``RESONANZ_SCORING_ROLES`` picks the parts one process runs: ``api`` (ScoringService) and ``worker``
-(the ``mentions.raw`` consumer). Every process serves gRPC health and reflection on the scoring port,
-whatever its roles.
+(the faust-streaming app: the ``mentions.raw`` and ``engagement.updates`` agents and every extension
+of :data:`~resonanz_scoring.streams.extensions.EXTENSIONS`). Every process serves gRPC health and
+reflection on the scoring port, whatever its roles; health turns NOT_SERVING when an agent fails in a
+way it cannot dead-letter around (a liveness probe then restarts the process).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 import grpc.aio
 from resonanz.scoring.v1 import scoring_service_pb2_grpc
 from resonanz_sdk.db import create_engine
-from resonanz_sdk.eventbus import (
-    EventConsumer,
-    EventProducer,
-    InMemoryProcessedEvents,
-    Topic,
-    ensure_topics,
-    kafka_client_options,
-)
+from resonanz_sdk.eventbus import EventProducer, Topic, ensure_topics, kafka_client_options
 from resonanz_sdk.grpc import GrpcServer
 from resonanz_sdk.plugins import PluginManager
 from resonanz_sdk.roles import parse_roles
 from resonanz_sdk.settings import Settings
 
+from resonanz_scoring.analytics.engagement import definition_for
 from resonanz_scoring.api import SERVICE_NAME, ScoringServicer
 from resonanz_scoring.language import LanguageIdentifierService
 from resonanz_scoring.lexicon import LexiconScorer
 from resonanz_scoring.models import metadata
-from resonanz_scoring.scorer import MentionScorer
-from resonanz_scoring.store import ScoreStore
-from resonanz_scoring.worker import ScoringWorker
+from resonanz_scoring.scorer import MentionScorer, MetricsCalculator
+from resonanz_scoring.streams.extensions import EXTENSIONS
+from resonanz_scoring.streams.runtime import ScoringStreams
 
 log = logging.getLogger(__name__)
 
 #: Topics this role reads or writes (``ensure_topics`` also creates their ``.dlq``).
-TOPICS = (Topic.MENTIONS_RAW, Topic.MENTIONS_SCORED)
+TOPICS = (
+    Topic.MENTIONS_RAW,
+    Topic.MENTIONS_SCORED,
+    Topic.ENGAGEMENT_UPDATES,
+    Topic.PUBLISH_REQUESTS,
+    Topic.PUBLISH_RESULTS,
+    Topic.ALERTS,
+)
 #: Values of ``RESONANZ_SCORING_ROLES``.
 ROLES = ("api", "worker")
 
 
+def build_scorer(plugins: PluginManager) -> MentionScorer:
+    """The scorer of this process: language id, sentiment, and each loaded network's engagement
+    definition (from its manifest)."""
+    definitions = {name: definition_for(network.manifest) for name, network in plugins.networks.items()}
+    return MentionScorer(LanguageIdentifierService(), LexiconScorer(), MetricsCalculator(definitions))
+
+
 class ScoringApp:
-    """Consumes ``mentions.raw``, stores scores, emits ``mentions.scored``, answers ScoringService."""
+    """Runs the scoring faust app and/or answers ScoringService, as the roles say."""
 
     name = "scoring"
 
-    def __init__(self, settings: Settings, plugins: PluginManager) -> None:
+    def __init__(
+        self, settings: Settings, plugins: PluginManager, *, extensions: tuple[str, ...] = EXTENSIONS
+    ) -> None:
         self.settings = settings
-        self.plugins = plugins  # scorer plugins come in a later issue
+        self.plugins = plugins
+        self.extensions = extensions
         self.roles = parse_roles(settings.scoring_roles, allowed=ROLES, variable="RESONANZ_SCORING_ROLES")
         self._engine = create_engine(settings.database_url_for(self.name))
         self._producer: EventProducer | None = None
-        self._consumer: EventConsumer | None = None
         self._server: GrpcServer | None = None
-        self._task: asyncio.Task[None] | None = None
+        self.scorer: MentionScorer | None = None
+        self.streams: ScoringStreams | None = None
 
     @property
     def grpc_port(self) -> int:
         return self._server.port if self._server is not None else 0
-
-    @property
-    def group_id(self) -> str:
-        return f"{self.settings.consumer_group_prefix}.{self.name}.mentions"
 
     async def start(self) -> None:
         try:
@@ -75,35 +83,9 @@ class ScoringApp:
 
     async def _start(self) -> None:
         settings = self.settings
-        kafka = kafka_client_options(settings)
         async with self._engine.begin() as conn:
             await conn.run_sync(metadata.create_all)
-        if "worker" in self.roles:
-            await ensure_topics(
-                settings.kafka_bootstrap, TOPICS, prefix=settings.topic_prefix, client_options=kafka
-            )
-            scorer = MentionScorer(await asyncio.to_thread(LanguageIdentifierService), LexiconScorer())
-            self._producer = EventProducer(
-                settings.kafka_bootstrap,
-                client_id="resonanz-scoring",
-                prefix=settings.topic_prefix,
-                client_options=kafka,
-            )
-            await self._producer.start()
-            worker = ScoringWorker(scorer, ScoreStore(self._engine), self._producer)
-            self._consumer = EventConsumer(
-                settings.kafka_bootstrap,
-                group_id=self.group_id,
-                topics=[Topic.MENTIONS_RAW],
-                handler=worker.handle,
-                producer=self._producer,
-                prefix=settings.topic_prefix,
-                dedupe=InMemoryProcessedEvents(),
-                client_id="resonanz-scoring",
-                client_options=kafka,
-            )
-            await self._consumer.start()
-            self._task = asyncio.create_task(self._consume(self._consumer), name="scoring-consumer")
+        self.scorer = await asyncio.to_thread(build_scorer, self.plugins)
         register = _no_services
         if "api" in self.roles:
             servicer = ScoringServicer(self._engine)
@@ -118,31 +100,42 @@ class ScoringApp:
             register=register,
             name=self.name,
         )
+        if "worker" in self.roles:
+            kafka = kafka_client_options(settings)
+            await ensure_topics(
+                settings.kafka_bootstrap, TOPICS, prefix=settings.topic_prefix, client_options=kafka
+            )
+            self._producer = EventProducer(
+                settings.kafka_bootstrap,
+                client_id="resonanz-scoring",
+                prefix=settings.topic_prefix,
+                client_options=kafka,
+            )
+            await self._producer.start()
+            self.streams = ScoringStreams(
+                settings,
+                self._engine,
+                self._producer,
+                self.scorer,
+                extensions=self.extensions,
+                on_failure=self._on_stream_failure,
+                datadir=settings.data_dir / "scoring-faust",
+            )
+            await self.streams.start()
         await self._server.start()
 
-    async def _consume(self, consumer: EventConsumer) -> None:
-        try:
-            await consumer.run()
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("the mentions.raw consumer stopped")
-            if self._server is not None:
-                await self._server.set_serving(False)  # a liveness probe restarts the process
-            raise
+    async def _on_stream_failure(self, exc: BaseException) -> None:
+        log.error("the scoring stream failed (%s: %s): serving NOT_SERVING", type(exc).__name__, exc)
+        if self._server is not None:
+            await self._server.set_serving(False)  # a liveness probe restarts the process
 
     async def stop(self) -> None:
         if self._server is not None:
             await self._server.stop()
             self._server = None
-        if self._consumer is not None:
-            await self._consumer.stop()
-            self._consumer = None
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-            self._task = None
+        if self.streams is not None:
+            await self.streams.stop()
+            self.streams = None
         if self._producer is not None:
             await self._producer.stop()
             self._producer = None

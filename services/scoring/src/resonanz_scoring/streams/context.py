@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import faust
-from resonanz_sdk.eventbus import EventProducer
+from resonanz_sdk.eventbus import EventProducer, topic_name
 from resonanz_sdk.settings import Settings
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from resonanz_scoring.scorer import MentionScorer
 from resonanz_scoring.streams.observers import BatchObserver
 
-__all__ = ["INTERNAL_TOPIC_PREFIX", "StreamContext"]
+__all__ = ["INTERNAL_TOPIC_PREFIX", "Extension", "FailureHandler", "StreamContext"]
+
+log = logging.getLogger(__name__)
+
+#: Called once with the first error an agent could not handle (the service turns NOT_SERVING).
+FailureHandler = Callable[[BaseException], Awaitable[None]]
 
 #: Internal topics of the scoring app are named ``<RESONANZ_TOPIC_PREFIX>scoring.<name>``.
 INTERNAL_TOPIC_PREFIX = "scoring."
@@ -30,7 +36,12 @@ class StreamContext:
       before any agent runs, stopped after the app;
     * ``scorer``: the loaded :class:`MentionScorer` (language, sentiment, metrics);
     * :meth:`add_observer`: get every batch of newly scored mentions;
-    * :meth:`internal_topic`: a raw-bytes faust topic for the extension's own compact events.
+    * :meth:`topic`: the faust topic of an sdk topic (``Topic.PUBLISH_RESULTS`` ...), raw bytes;
+    * :meth:`internal_topic`: a raw-bytes faust topic for the extension's own compact events;
+    * :meth:`guard`: wrap an agent's batch work: an error is reported (health NOT_SERVING) and re-raised.
+
+    Agents should take batches with ``stream.noack_take(n, within=t)`` and ``await stream.ack(event)``
+    each event after the batch is done (faust's ``take`` acknowledges even when the body fails).
     """
 
     app: faust.App
@@ -39,6 +50,30 @@ class StreamContext:
     producer: EventProducer
     scorer: MentionScorer
     observers: list[BatchObserver] = field(default_factory=list)
+    on_failure: FailureHandler | None = None
+    failure: BaseException | None = None
+
+    async def guard(self, work: Awaitable[object]) -> None:
+        """Await ``work``; on an error, report it once through ``on_failure`` and re-raise."""
+        try:
+            await work
+        except Exception as exc:
+            log.error("a scoring agent failed: %s: %s", type(exc).__name__, exc)
+            if self.failure is None:
+                self.failure = exc
+                if self.on_failure is not None:
+                    await self.on_failure(exc)
+            raise
+
+    def topic(self, topic: str) -> faust.TopicT:
+        """The faust topic of an sdk topic (prefix applied; raw bytes; created by ``ensure_topics``)."""
+        return self.app.topic(
+            topic_name(topic, self.settings.topic_prefix),
+            key_type=bytes,
+            value_type=bytes,
+            key_serializer="raw",
+            value_serializer="raw",
+        )
 
     def add_observer(self, observer: BatchObserver) -> None:
         """Call ``observer.observe(items)`` after every stored batch (in registration order)."""

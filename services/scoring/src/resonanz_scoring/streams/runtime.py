@@ -1,0 +1,109 @@
+"""``ScoringStreams``: the faust app with its agents, run inside the service's own asyncio loop.
+
+The app is started with ``await app.start()`` and stopped with ``await app.stop()`` (no faust
+``Worker``: it would install signal handlers and own the loop, while the scoring service runs its
+gRPC server, and the embedded runner all services, in one loop). Topics are created beforehand by
+the caller (``ensure_topics``, with their DLQs); internal topics and changelogs by faust.
+
+Failure: when an agent meets an error it cannot dead-letter around (the broker refuses the DLQ, the
+database is gone for good), ``on_failure`` is called (the service turns its gRPC health
+NOT_SERVING, so a liveness probe restarts the process) and nothing of that batch is acknowledged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import faust
+from resonanz_sdk.eventbus import EventProducer, Topic
+from resonanz_sdk.settings import Settings
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from resonanz_scoring.scorer import MentionScorer
+from resonanz_scoring.store import ScoreStore
+from resonanz_scoring.streams.app import app_id, create_app
+from resonanz_scoring.streams.context import FailureHandler, StreamContext
+from resonanz_scoring.streams.extensions import EXTENSIONS, register_extensions
+from resonanz_scoring.streams.mentions import MentionPipeline
+from resonanz_scoring.streams.observers import BatchObserver
+from resonanz_scoring.streams.records import records_of
+
+__all__ = ["ScoringStreams"]
+
+log = logging.getLogger(__name__)
+
+
+class ScoringStreams:
+    """The scoring faust app: the mentions agent plus every extension of :data:`EXTENSIONS`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        engine: AsyncEngine,
+        producer: EventProducer,
+        scorer: MentionScorer,
+        *,
+        extensions: tuple[str, ...] = EXTENSIONS,
+        observers: Sequence[BatchObserver] = (),
+        on_failure: FailureHandler | None = None,
+        datadir: Path | None = None,
+    ) -> None:
+        self.settings = settings
+        self.app = create_app(settings, datadir=datadir)
+        self.context = StreamContext(
+            app=self.app,
+            settings=settings,
+            engine=engine,
+            producer=producer,
+            scorer=scorer,
+            on_failure=on_failure,
+        )
+        for observer in observers:
+            self.context.add_observer(observer)
+        self.pipeline = MentionPipeline(
+            scorer,
+            ScoreStore(engine),
+            producer,
+            self.context.observers,  # the same list: observers added by extensions are seen
+            group=app_id(settings),
+            max_attempts=settings.scoring_max_attempts,
+        )
+        self._define_mentions_agent()
+        register_extensions(self.app, self.context, extensions)
+        self._started = False
+
+    def _define_mentions_agent(self) -> None:
+        settings = self.settings
+        prefix = settings.topic_prefix
+        pipeline = self.pipeline
+        size, within = settings.scoring_batch_size, settings.scoring_batch_seconds
+        guard = self.context.guard
+
+        async def score_mentions(stream: faust.StreamT[Any]) -> None:
+            assert isinstance(stream, faust.Stream)  # noack_take is not on the StreamT protocol
+            async for events in stream.noack_take(size, within=within):
+                await guard(pipeline.process(records_of(events, prefix)))
+                for event in events:
+                    await stream.ack(event)
+
+        self.app.agent(self.context.topic(Topic.MENTIONS_RAW), name="scoring-mentions")(score_mentions)
+
+    @property
+    def failure(self) -> BaseException | None:
+        """The first error an agent could not handle (None while healthy)."""
+        return self.context.failure
+
+    def add_observer(self, observer: BatchObserver) -> None:
+        self.context.add_observer(observer)
+
+    async def start(self) -> None:
+        await self.app.start()
+        self._started = True
+
+    async def stop(self) -> None:
+        if self._started:
+            self._started = False
+            await self.app.stop()
