@@ -5,24 +5,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
 
 from resonanz.listening.v1 import listening_service_pb2
 from resonanz.listening.v1.listening_service_pb2_grpc import add_ListeningServiceServicer_to_server
 from resonanz_sdk.db import create_engine, session_factory
 from resonanz_sdk.errors import ConfigurationError
-from resonanz_sdk.eventbus import EventProducer, Topic, ensure_topics, kafka_client_options
+from resonanz_sdk.eventbus import EventConsumer, EventProducer, Topic, ensure_topics, kafka_client_options
 from resonanz_sdk.grpc import GrpcServer
+from resonanz_sdk.network import Network
 from resonanz_sdk.plugins import PluginManager
 from resonanz_sdk.settings import Settings
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from resonanz_listening.collector import Collector, build_collector
+from resonanz_listening.engagement import EngagementTracker, Schedule, parse_schedule
 from resonanz_listening.ingest import Ingestor
 from resonanz_listening.models import metadata
 from resonanz_listening.outbox import OutboxRelay
+from resonanz_listening.retention import RetentionPruner
 from resonanz_listening.servicer import ListeningServicer
 from resonanz_listening.signal import MentionSignal
-from resonanz_listening.store import ListeningStore
+from resonanz_listening.store import HistoryHooks, ListeningStore
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +50,12 @@ class ListeningApp:
         self._stopping = asyncio.Event()
         self._signal = MentionSignal()
         self.collector: Collector | None = None
+        # L2: mention history (retention pruner, engagement tracker and its publish.results consumer).
+        self.engagement: EngagementTracker | None = None
+        self.pruner: RetentionPruner | None = None
+        self._history_hooks = HistoryHooks()
+        self._engagement_consumer: EventConsumer | None = None
+        self._history_tasks: list[asyncio.Task[None]] = []
 
     @property
     def grpc_port(self) -> int:
@@ -68,7 +80,10 @@ class ListeningApp:
             await conn.run_sync(metadata.create_all)
         sessions = session_factory(self._engine)
         await ensure_topics(
-            settings.kafka_bootstrap, [Topic.MENTIONS_RAW], prefix=settings.topic_prefix, client_options=kafka
+            settings.kafka_bootstrap,
+            [Topic.MENTIONS_RAW, Topic.ENGAGEMENT_UPDATES, Topic.PUBLISH_RESULTS],
+            prefix=settings.topic_prefix,
+            client_options=kafka,
         )
         self._producer = EventProducer(
             settings.kafka_bootstrap,
@@ -83,11 +98,12 @@ class ListeningApp:
             log.info("sent %d mentions.raw events left unsent by the previous run", resent)
         store = ListeningStore(sessions)
         networks = self.plugins.networks
+        self._start_history(settings, sessions, relay, networks)
         self.collector = build_collector(
             settings,
             sessions,
             store=store,
-            ingestor=Ingestor(sessions),
+            ingestor=Ingestor(sessions, hooks=self._history_hooks),
             relay=relay,
             networks=networks,
             signal=self._signal,
@@ -106,6 +122,65 @@ class ListeningApp:
             name=self.name,
         )
         await self._server.start()
+        assert self._engagement_consumer is not None
+        await self._engagement_consumer.start()
+        self._history_tasks.append(
+            asyncio.create_task(self._engagement_consumer.run(), name="listening-publish-results")
+        )
+
+    def _start_history(
+        self, settings: Settings, sessions: Any, relay: OutboxRelay, networks: Mapping[str, Network]
+    ) -> None:
+        """L2: history hooks for the ingestor, the pruner and the engagement tracker (tasks start here)."""
+        assert self._producer is not None
+        schedule = Schedule(parse_schedule(settings.engagement_schedule))
+        self.engagement = EngagementTracker(
+            sessions,
+            networks,
+            schedule=schedule,
+            batch_size=settings.engagement_batch_size,
+            claim_seconds=settings.engagement_claim_seconds,
+            interval=settings.engagement_interval_seconds,
+            track_mentions=settings.engagement_track_mentions,
+        )
+        retention = timedelta(days=settings.mention_retention_days)
+        self._history_hooks = HistoryHooks(retention=retention, track=self.engagement.track_mention)
+        self.pruner = RetentionPruner(
+            sessions,
+            retention=retention,
+            batch_size=settings.retention_batch_size,
+            interval=settings.retention_interval_seconds,
+        )
+        self._engagement_consumer = EventConsumer(
+            settings.kafka_bootstrap,
+            group_id=f"{settings.consumer_group_prefix}.listening.engagement",
+            topics=[Topic.PUBLISH_RESULTS],
+            handler=self.engagement.handle_publish_results,
+            producer=self._producer,
+            prefix=settings.topic_prefix,
+            client_id="resonanz-listening",
+            client_options=kafka_client_options(settings),
+        )
+        self._history_tasks = [
+            asyncio.create_task(
+                self.engagement.run(self._stopping, relay.try_flush), name="listening-engagement"
+            ),
+            asyncio.create_task(self.pruner.run(self._stopping), name="listening-retention"),
+        ]
+
+    async def _stop_history(self) -> None:
+        if self._engagement_consumer is not None:
+            with contextlib.suppress(Exception):
+                await self._engagement_consumer.stop()
+            self._engagement_consumer = None
+        for task in self._history_tasks:
+            try:
+                await asyncio.wait_for(task, timeout=10)
+            except TimeoutError:
+                log.warning("%s did not stop in time; cancelled", task.get_name())
+            except Exception:
+                log.exception("%s ended with an error", task.get_name())
+        self._history_tasks = []
 
     async def stop(self) -> None:
         """Stop streams, the gRPC server and the collector (finishing its round); idempotent."""
@@ -123,6 +198,7 @@ class ListeningApp:
             self._collector_task = None
             if self.collector is not None:
                 await self.collector.shutdown()  # releases the leases at once
+        await self._stop_history()
         if self._producer is not None:
             with contextlib.suppress(Exception):
                 await self._producer.stop()
