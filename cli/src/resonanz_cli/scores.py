@@ -1,4 +1,6 @@
-"""``resonanz scores``: brand scores and scored mentions of a label (ScoringService)."""
+"""``resonanz scores``: brand scores, scored mentions, the dashboard, opinion leaders, cascades,
+alerts, campaign reports and draft advice (ScoringService). The commands beyond ``show`` and
+``mentions`` live in the ``scores_*`` modules and are registered at the end of this one."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import resonanz.scoring.v1.scoring_service_pb2 as scoring_pb2
 import typer
 from google.protobuf.duration_pb2 import Duration
 
-from resonanz_cli import render
+from resonanz_cli import render, scores_campaign, scores_dashboard, scores_draft, scores_insights
 from resonanz_cli.client import clients_of
 from resonanz_cli.errors import handled
 from resonanz_cli.options import parse_window
@@ -83,3 +85,12 @@ def mentions(
             if not token or not response.mentions:
                 break
     render.stdout().print(render.scored_mentions_table(items[:limit], label=label))
+
+
+app.command("dashboard")(scores_dashboard.dashboard)
+app.command("authors")(scores_insights.authors)
+app.command("cascades")(scores_insights.cascades)
+app.command("cascade")(scores_insights.cascade)
+app.command("alerts")(scores_insights.alerts)
+app.command("campaign-report")(scores_campaign.campaign_report)
+app.command("draft")(scores_draft.draft)
