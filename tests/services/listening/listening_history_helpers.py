@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -132,11 +132,12 @@ async def open_history(
     serve: bool = True,
     retention: timedelta | None = None,
     track: TrackMention | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> History:
     engine = create_engine(database_url)
     await migrate.upgrade_database(engine)
     sessions = session_factory(engine)
-    hooks = HistoryHooks(retention=retention, track=track)
+    hooks = HistoryHooks(retention=retention, track=track, clock=clock or (lambda: datetime.now(UTC)))
     signal = MentionSignal()
     store = ListeningStore(sessions)
     history = History(engine, sessions, store, Ingestor(sessions, hooks=hooks), signal, hooks)
