@@ -13,13 +13,19 @@
   somewhere to go); mostly capital letters (reads as shouting).
 
 **Best times** (:func:`best_times`), from the account's own published posts and the engagement each
-earned: posts are grouped into the 168 UTC (weekday, hour) slots. Each slot's mean is shrunk towards
-the account's overall mean ``m`` as if it had :data:`PRIOR_POSTS` = 3 more posts of engagement ``m``
-(an empirical-Bayes / additive-smoothing estimate): ``score = (sum + 3 m) / (n + 3)``. One lucky post
-in a slot therefore moves it only a quarter of the way, while a slot that is good week after week
-wins. Slots are ranked by that score (ties: more posts, then earlier weekday and hour); only slots
-scoring above ``m`` are returned, at most ``top``, and none with fewer than ``min_posts`` (default
-:data:`MIN_POSTS` = 10) posts of history. ``mean_engagement`` is the slot's plain mean.
+earned: posts are grouped into the 168 UTC (weekday, hour) slots. Two guards keep one lucky post from
+winning:
+
+1. every post's engagement is capped at the account's 90th percentile (:data:`ENGAGEMENT_CAP_QUANTILE`,
+   linear interpolation): a viral post counts as a very good post, not as ten good ones;
+2. each slot's mean of the capped values is shrunk towards the account's capped mean ``m`` as if the
+   slot had :data:`PRIOR_POSTS` = 3 more posts of engagement ``m`` (additive smoothing, an
+   empirical-Bayes estimate): ``score = (sum + 3 m) / (n + 3)``.
+
+So a slot that is good week after week beats a slot with one outlier. Slots are ranked by the score
+(ties: more posts, then earlier weekday and hour); only slots scoring above ``m`` are returned, at
+most ``top``, and nothing with fewer than ``min_posts`` (default :data:`MIN_POSTS` = 10) posts of
+history. ``mean_engagement`` is the slot's plain (uncapped) mean, ``score`` the ranking score.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+import numpy as np
 from resonanz_sdk.manifest import Manifest, TextCounting
 from resonanz_sdk.text import count_text
 
@@ -36,6 +43,7 @@ from resonanz_scoring.analytics.errors import InvalidInputError
 from resonanz_scoring.analytics.windows import as_utc
 
 PRIOR_POSTS = 3
+ENGAGEMENT_CAP_QUANTILE = 0.9
 MIN_POSTS = 10
 #: Share of capital letters (of at least :data:`SHOUTING_MIN_LETTERS` letters) that reads as shouting.
 SHOUTING_RATIO = 0.7
@@ -162,24 +170,25 @@ def best_times(
         raise InvalidInputError("top, min_posts and prior_posts must be >= 0")
     if len(history) < max(min_posts, 1) or top == 0:
         return []
+    values = [float(max(engagement, 0)) for _, engagement in history]
+    cap = float(np.quantile(np.array(values), ENGAGEMENT_CAP_QUANTILE))
     sums: dict[tuple[int, int], float] = {}
+    capped: dict[tuple[int, int], float] = {}
     counts: dict[tuple[int, int], int] = {}
-    total = 0.0
-    for published_at, engagement in history:
+    for (published_at, _), value in zip(history, values, strict=True):
         t = as_utc(published_at)
         slot = (t.weekday(), t.hour)
-        value = float(max(engagement, 0))
         sums[slot] = sums.get(slot, 0.0) + value
+        capped[slot] = capped.get(slot, 0.0) + min(value, cap)
         counts[slot] = counts.get(slot, 0) + 1
-        total += value
-    mean = total / len(history)
+    mean = sum(capped.values()) / len(history)
     slots = [
         BestTimeData(
             weekday=slot[0],
             hour=slot[1],
             mean_engagement=sums[slot] / n,
             posts=n,
-            score=(sums[slot] + prior_posts * mean) / (n + prior_posts),
+            score=(capped[slot] + prior_posts * mean) / (n + prior_posts),
         )
         for slot, n in counts.items()
     ]
