@@ -69,8 +69,8 @@ __all__ = [
 #: Root texts are cut to this many characters.
 ROOT_TEXT_LEN = 1000
 #: ``CampaignMentionRow.relation`` values, strongest first: a mention matched in several ways keeps
-#: the strongest (its own post beats a reply beats a reshare beats a quote beats a hashtag or link).
-RELATIONS = ("own", "reply", "reshare", "quote", "hashtag", "link")
+#: the strongest (a reply beats a reshare beats a quote beats a hashtag beats a link).
+RELATIONS = ("reply", "reshare", "quote", "hashtag", "link")
 
 
 class CascadeRow(Base):

@@ -80,6 +80,8 @@ def normalise_link(link: str) -> str:
     ``https://www.Example.com/Spring/?utm_source=x&b=2&a=1#top`` -> ``example.com/Spring?a=1&b=2``.
     """
     text = link.strip().rstrip(".,;:!?)]}")
+    if not text or any(ch.isspace() for ch in text):
+        return ""
     if "://" not in text:
         text = f"https://{text}"
     try:
@@ -87,7 +89,7 @@ def normalise_link(link: str) -> str:
     except ValueError:
         return ""
     host = (parts.hostname or "").lower().removeprefix("www.")
-    if not host:
+    if "." not in host.strip("."):
         return ""
     port = f":{parts.port}" if parts.port and parts.port not in (80, 443) else ""
     query = sorted(
@@ -321,7 +323,7 @@ class CampaignStore:
                         own.c.tenant == tenant, own.c.mention_id.in_(wanted), own.c.campaign_id != ""
                     )
                 )
-            ).tuples()
+            ).all()
         )
         pairs += (
             await conn.execute(
@@ -331,10 +333,19 @@ class CampaignStore:
                     attributed.c.relation.in_(("reply", "reshare", "quote")),
                 )
             )
-        ).tuples()
+        ).all()
         for parent, campaign in pairs:
             for mention_id, relation in found.parents[parent]:
                 found.keep(campaign, mention_id, relation)
+        # Threads and chains inside the batch: a reply to a reply attributed just now.
+        changed = True
+        while changed:
+            changed = False
+            for (campaign, parent), _ in list(found.relations.items()):
+                for mention_id, relation in found.parents.get(parent, ()):
+                    if (campaign, mention_id) not in found.relations:
+                        found.keep(campaign, mention_id, relation)
+                        changed = True
 
     async def _by_terms(self, conn: AsyncConnection, tenant: str, found: _Attribution) -> None:
         """Mentions carrying a campaign hashtag or link, published since the term's first use."""
@@ -351,7 +362,7 @@ class CampaignStore:
         query = select(terms.c.campaign_id, terms.c.kind, terms.c.term, terms.c.since).where(
             terms.c.tenant == tenant, or_(*conditions)
         )
-        for campaign, kind, term, since in (await conn.execute(query)).tuples():
+        for campaign, kind, term, since in (await conn.execute(query)).all():
             pool = found.tags if kind == "hashtag" else found.links
             for mention_id, terms_of in pool.items():
                 if term in terms_of and self._at(found.info[mention_id]) >= utc(since):
