@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 
 from resonanz_sdk.errors import PermanentNetworkError
 from resonanz_sdk.manifest import (
+    ContentHints,
+    EngagementWeights,
     Feature,
     Manifest,
     MediaKind,
@@ -80,6 +82,10 @@ MANIFEST = Manifest(
     docs_url="https://github.com/resonanz/resonanz/tree/main/plugins/simulated",
     notes="Up to 4 images or 1 video per post, never both. Replies count against the publish limit. "
     "Rate limits are counted in simulated time. A deterministic simulation for demos and tests.",
+    # Stated explicitly although they are the defaults: likes, shares and replies count once
+    # (the simulation has no quotes); views are exposure, not engagement.
+    engagement=EngagementWeights(likes=1.0, shares=1.0, replies=1.0, quotes=1.0, views=0.0),
+    content=ContentHints(recommended_max_hashtags=3),
 )
 
 
