@@ -31,6 +31,7 @@ import resonanz.publishing.v1.workspace_service_pb2_grpc as workspace_grpc
 import resonanz.scoring.v1.scoring_service_pb2 as scoring_pb2
 import resonanz.scoring.v1.scoring_service_pb2_grpc as scoring_grpc
 from cli_doubles_admin import AccountDouble, MediaDouble, Recorder, WorkspaceDouble
+from cli_doubles_listening import ListeningCollectionDouble
 from google.protobuf.timestamp_pb2 import Timestamp
 from resonanz.common.v1 import content_pb2, mention_pb2, score_pb2
 from resonanz_sdk.errors import (
@@ -609,8 +610,11 @@ def make_mention(seq: int, *, label: str = "acme", network: str = "simulated") -
 
 
 @dataclass
-class ListeningDouble(listening_grpc.ListeningServiceServicer):
-    """Queries in memory; StreamMentions replays stored mentions and then produces new ones forever."""
+class ListeningDouble(ListeningCollectionDouble, listening_grpc.ListeningServiceServicer):
+    """Queries in memory; StreamMentions replays stored mentions and then produces new ones forever.
+
+    UpdateQuery, GetQueryStatus and the Backfill RPCs come from :class:`ListeningCollectionDouble`.
+    """
 
     queries: dict[str, mention_pb2.ListeningQuery] = field(default_factory=dict)
     mentions: list[mention_pb2.Mention] = field(default_factory=list)
@@ -618,6 +622,7 @@ class ListeningDouble(listening_grpc.ListeningServiceServicer):
     stream_requests: list[listening_pb2.StreamMentionsRequest] = field(default_factory=list)
     streams_open: int = 0
     streams_cancelled: int = 0
+    search_requests: list[listening_pb2.SearchMentionsRequest] = field(default_factory=list)
 
     def _tenant(self, context: Context) -> str:
         tenant = tenant_of(context)
@@ -708,6 +713,7 @@ class ListeningDouble(listening_grpc.ListeningServiceServicer):
         self, request: listening_pb2.SearchMentionsRequest, context: Context
     ) -> listening_pb2.SearchMentionsResponse:
         self._tenant(context)
+        self.search_requests.append(request)
         if not request.text.strip():
             raise ValidationError.single("text", "must not be empty")
         found = [

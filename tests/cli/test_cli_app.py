@@ -54,6 +54,14 @@ COMMANDS: list[tuple[str, ...]] = [
     ("media", "upload"),
     ("media", "get"),
     ("media", "delete"),
+    ("queries", "show"),
+    ("queries", "update"),
+    ("queries", "status"),
+    ("queries", "backfill"),
+    ("backfills", "list"),
+    ("backfills", "show"),
+    ("backfills", "watch"),
+    ("backfills", "cancel"),
 ]
 
 

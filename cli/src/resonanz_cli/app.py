@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from resonanz_cli import accounts, media, mentions, plugins, posts, queries, scores, workspace
+from resonanz_cli import accounts, backfills, media, mentions, plugins, posts, queries, scores, workspace
 from resonanz_cli.client import CliState
 from resonanz_cli.errors import EXIT_USER_ERROR
 
@@ -56,6 +56,7 @@ app = typer.Typer(
 app.add_typer(posts.app, name="posts")
 app.add_typer(queries.app, name="queries")
 app.add_typer(mentions.app, name="mentions")
+app.add_typer(backfills.app, name="backfills")
 app.add_typer(scores.app, name="scores")
 app.add_typer(plugins.app, name="plugins")
 app.add_typer(accounts.app, name="accounts")
