@@ -21,7 +21,7 @@ crossed z 4 about once in 1,700 buckets; with it, about once in 50,000 in our si
 ``min_relative_std x mean`` demands a relative rise on a big steady series (with the defaults, +80 %
 at z 4); ``min_std`` covers series that are not counts.
 
-Baseline: exponentially weighted mean and variance (West 1979 / Finch 2009 "Incremental calculation
+Baseline: exponentially weighted mean and variance (Finch 2009, "Incremental calculation
 of weighted mean and variance"): ``d = x - mean; mean += a d; var = (1 - a)(var + a d^2)`` with
 ``a = max(alpha, 1 / buckets_seen)`` so the first buckets are a plain average (no bias towards 0).
 After warm-up, an outlier bucket (``z >= z_threshold``) moves the mean only as if it were
