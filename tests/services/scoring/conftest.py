@@ -23,6 +23,10 @@ def settings(kafka_bootstrap: str, database_url: str, topic_prefix: str) -> Sett
         consumer_group_prefix=topic_prefix.rstrip("."),
         scoring_port=0,
         metrics_port=0,
+        # Tansu joins a faust group in about half the rebalance timeout (peers/README.md).
+        scoring_rebalance_timeout_seconds=4.0,
+        scoring_session_timeout_seconds=6.0,
+        scoring_batch_seconds=0.05,
     )
 
 

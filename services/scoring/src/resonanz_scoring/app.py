@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 
 import grpc.aio
 from resonanz.scoring.v1 import scoring_service_pb2_grpc
@@ -27,7 +28,7 @@ from resonanz_scoring.language import LanguageIdentifierService
 from resonanz_scoring.lexicon import LexiconScorer
 from resonanz_scoring.models import metadata
 from resonanz_scoring.scorer import MentionScorer, MetricsCalculator
-from resonanz_scoring.streams.extensions import EXTENSIONS
+from resonanz_scoring.streams.extensions import EXTENSIONS, ExtensionSpec
 from resonanz_scoring.streams.runtime import ScoringStreams
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ class ScoringApp:
     name = "scoring"
 
     def __init__(
-        self, settings: Settings, plugins: PluginManager, *, extensions: tuple[str, ...] = EXTENSIONS
+        self, settings: Settings, plugins: PluginManager, *, extensions: Sequence[ExtensionSpec] = EXTENSIONS
     ) -> None:
         self.settings = settings
         self.plugins = plugins

@@ -553,12 +553,8 @@ def register(app: faust.App, ctx: StreamContext) -> None:
     """The cascades agent, its two tables and the observer that feeds it."""
     topic = ctx.internal_topic(TOPIC)
     prefix = ctx.settings.topic_prefix
-    cascades = app.Table(
-        f"{prefix}scoring-cascades", default=None, key_serializer="json", value_serializer="json"
-    )
-    index = app.Table(
-        f"{prefix}scoring-cascade-index", default=None, key_serializer="json", value_serializer="json"
-    )
+    cascades = app.Table(f"{prefix}scoring-cascades", default=None)
+    index = app.Table(f"{prefix}scoring-cascade-index", default=None)
     processor = CascadeProcessor(cascades, index, CascadeStore(ctx.engine))
 
     async def cascade_agent(stream: faust.StreamT[bytes]) -> None:

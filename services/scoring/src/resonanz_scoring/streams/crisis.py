@@ -484,9 +484,7 @@ def register(app: faust.App, ctx: StreamContext) -> None:
     settings = ctx.settings
     config = spike_config(settings)
     topic = ctx.internal_topic(TOPIC)
-    states = app.Table(
-        f"{settings.topic_prefix}scoring-crisis", default=None, key_serializer="json", value_serializer="json"
-    )
+    states = app.Table(f"{settings.topic_prefix}scoring-crisis", default=None)
     processor = CrisisProcessor(
         states,
         AlertSink(ctx.engine, ctx.producer),

@@ -10,12 +10,13 @@ fails the start: extensions are part of the service, not optional plugins.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Sequence
 
 import faust
 
 from resonanz_scoring.streams.context import Extension, StreamContext
 
-__all__ = ["EXTENSIONS", "load_extension", "register_extensions"]
+__all__ = ["EXTENSIONS", "ExtensionSpec", "load_extension", "register_extensions"]
 
 EXTENSIONS: tuple[str, ...] = (
     "resonanz_scoring.streams.engagement:register",
@@ -26,7 +27,13 @@ EXTENSIONS: tuple[str, ...] = (
 )
 
 
-def load_extension(spec: str) -> Extension:
+#: An entry: ``"module:function"``, or the ``register`` function itself (tests, embedding code).
+ExtensionSpec = str | Extension
+
+
+def load_extension(spec: ExtensionSpec) -> Extension:
+    if not isinstance(spec, str):
+        return spec
     module_name, _, function = spec.partition(":")
     if not function:
         raise ValueError(f"extension {spec!r} is not 'module:function'")
@@ -34,6 +41,8 @@ def load_extension(spec: str) -> Extension:
     return registered
 
 
-def register_extensions(app: faust.App, ctx: StreamContext, extensions: tuple[str, ...] = EXTENSIONS) -> None:
+def register_extensions(
+    app: faust.App, ctx: StreamContext, extensions: Sequence[ExtensionSpec] = EXTENSIONS
+) -> None:
     for spec in extensions:
         load_extension(spec)(app, ctx)

@@ -26,7 +26,7 @@ from resonanz_scoring.scorer import MentionScorer
 from resonanz_scoring.store import ScoreStore
 from resonanz_scoring.streams.app import app_id, create_app
 from resonanz_scoring.streams.context import FailureHandler, StreamContext
-from resonanz_scoring.streams.extensions import EXTENSIONS, register_extensions
+from resonanz_scoring.streams.extensions import EXTENSIONS, ExtensionSpec, register_extensions
 from resonanz_scoring.streams.mentions import MentionPipeline
 from resonanz_scoring.streams.observers import BatchObserver
 from resonanz_scoring.streams.records import records_of
@@ -46,7 +46,7 @@ class ScoringStreams:
         producer: EventProducer,
         scorer: MentionScorer,
         *,
-        extensions: tuple[str, ...] = EXTENSIONS,
+        extensions: Sequence[ExtensionSpec] = EXTENSIONS,
         observers: Sequence[BatchObserver] = (),
         on_failure: FailureHandler | None = None,
         datadir: Path | None = None,
