@@ -205,30 +205,36 @@ def test_state_round_trips_through_json_and_keeps_working() -> None:
     assert again.metrics().size == 4
 
 
+GOOD_STATE: dict[str, object] = {
+    "version": 1,
+    "max_nodes": 10,
+    "decay": 0.5,
+    "overlap": 0.2,
+    "truncated": False,
+    "last_activity_us": None,
+    "ids": ["a", "b"],
+    "parents": [None, "a"],
+    "at_us": [1, 2],
+    "followers": [10, 20],
+}
+
+
+def test_the_good_state_of_the_broken_ones_below_is_readable() -> None:
+    assert CascadeTree.from_state(GOOD_STATE).metrics().size == 2
+
+
 @pytest.mark.parametrize(
     "state",
     [
         {},
         {"version": 99},
-        {"version": 1, "max_nodes": 10, "decay": 0.5, "overlap": 0.2, "truncated": False},
-        {
-            "version": 1,
-            "max_nodes": 10,
-            "decay": 0.5,
-            "overlap": 0.2,
-            "truncated": False,
-            "last_activity_us": None,
-            "nodes": [["a", None, "soon", 1]],
-        },
-        {
-            "version": 1,
-            "max_nodes": 10,
-            "decay": 0.5,
-            "overlap": 0.2,
-            "truncated": False,
-            "last_activity_us": None,
-            "nodes": [["a", None, 1, 1], ["a", None, 1, 1]],
-        },
+        {k: v for k, v in GOOD_STATE.items() if k != "followers"},
+        GOOD_STATE | {"at_us": [1, "soon"]},
+        GOOD_STATE | {"ids": ["a", "a"]},
+        GOOD_STATE | {"ids": ["a", 7]},
+        GOOD_STATE | {"parents": [None]},
+        GOOD_STATE | {"max_nodes": 1},
+        GOOD_STATE | {"decay": 3.0},
     ],
 )
 def test_a_broken_state_is_refused(state: dict[str, object]) -> None:

@@ -161,6 +161,8 @@ class CascadeTree:
     ) -> None:
         if max_nodes < 1:
             raise InvalidInputError(f"max_nodes must be >= 1, got {max_nodes}")
+        if not (0.0 <= decay <= 1.0 and 0.0 <= overlap <= 1.0):
+            raise InvalidInputError(f"decay and overlap must be in [0, 1], got {decay!r}, {overlap!r}")
         self._max_nodes = max_nodes
         self._decay = decay
         self._overlap = overlap
@@ -264,7 +266,8 @@ class CascadeTree:
         return self._cache
 
     def to_state(self) -> dict[str, Any]:
-        """A JSON-safe snapshot: posts in the order they were added, times in epoch microseconds."""
+        """A JSON-safe snapshot, columnar (one list per field, posts in the order they were added,
+        times in epoch microseconds): compact, and fast to encode."""
         return {
             "version": STATE_VERSION,
             "max_nodes": self._max_nodes,
@@ -272,9 +275,10 @@ class CascadeTree:
             "overlap": self._overlap,
             "truncated": self._truncated,
             "last_activity_us": self._last_activity,
-            "nodes": [
-                [node, self._parent[node], self._at[node], self._followers[node]] for node in self._parent
-            ],
+            "ids": list(self._parent),
+            "parents": list(self._parent.values()),
+            "at_us": list(self._at.values()),
+            "followers": list(self._followers.values()),
         }
 
     @classmethod
@@ -284,16 +288,20 @@ class CascadeTree:
             if state["version"] != STATE_VERSION:
                 raise InvalidStateError(f"cascade state version {state['version']!r} is not {STATE_VERSION}")
             tree = cls(int(state["max_nodes"]), decay=float(state["decay"]), overlap=float(state["overlap"]))
-            for node, parent, at_us, followers in state["nodes"]:
-                if not isinstance(node, str) or not (parent is None or isinstance(parent, str)):
-                    raise InvalidStateError("cascade state has a node id that is not a string")
-                if node in tree._parent or len(tree._parent) >= tree._max_nodes:
-                    raise InvalidStateError("cascade state has duplicate nodes or more than max_nodes")
-                tree._parent[node] = parent
-                tree._at[node] = int(at_us)
-                tree._followers[node] = max(int(followers), 0)
-                if parent is None and tree._root is None:
-                    tree._root = node
+            ids, parents = list(state["ids"]), list(state["parents"])
+            at_us, followers = [int(t) for t in state["at_us"]], [int(f) for f in state["followers"]]
+            if not len(ids) == len(parents) == len(at_us) == len(followers):
+                raise InvalidStateError("cascade state columns differ in length")
+            if not all(isinstance(node, str) and node for node in ids) or not all(
+                parent is None or isinstance(parent, str) for parent in parents
+            ):
+                raise InvalidStateError("cascade state has a post id that is not a non-empty string")
+            if len(set(ids)) != len(ids) or len(ids) > tree._max_nodes:
+                raise InvalidStateError("cascade state has duplicate posts or more than max_nodes")
+            tree._parent = dict(zip(ids, parents, strict=True))
+            tree._at = dict(zip(ids, at_us, strict=True))
+            tree._followers = {node: max(f, 0) for node, f in zip(ids, followers, strict=True)}
+            tree._root = next((node for node, parent in tree._parent.items() if parent is None), None)
             tree._truncated = bool(state["truncated"])
             last = state["last_activity_us"]
             tree._last_activity = None if last is None else int(last)
