@@ -7,6 +7,7 @@ import math
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from resonanz.common.v1 import mention_pb2
 from resonanz_scoring import reach as legacy
 from resonanz_scoring.analytics.engagement import EngagementCounts, EngagementDefinition, engagement_of
 from resonanz_scoring.analytics.errors import InvalidInputError
@@ -66,6 +67,20 @@ def test_batch_of_one_mention() -> None:
     assert m.estimated_reach == 2000 + 5 * ASSUMED_RESHARER_FOLLOWERS * 0.4
     assert m.estimated_impressions == math.floor(2500 * IMPRESSION_RATE)
     assert compute_metrics([]) == []
+
+
+def test_input_from_a_protobuf_mention() -> None:
+    mention = mention_pb2.Mention(
+        id="sim:1",
+        author=mention_pb2.Author(followers=2000, verified=True),
+        engagement=mention_pb2.EngagementCounts(likes=30, shares=4, replies=5, quotes=1, views=900),
+    )
+    definition = EngagementDefinition(views=0.1)
+    item = EngagementInput.from_mention(mention, definition)
+    assert item == EngagementInput(2000, 30, 4, 5, 1, views=900, verified=True, definition=definition)
+    [m] = compute_metrics([item])
+    assert (m.engagement, m.estimated_impressions) == (130, 900)
+    assert m.author_influence == pytest.approx(author_influence(20_000))
 
 
 def test_the_legacy_module_is_the_same_code() -> None:

@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from resonanz.common.v1 import mention_pb2
 
 from resonanz_scoring.analytics.engagement import (
     DEFAULT_DEFINITION,
@@ -109,6 +110,23 @@ class EngagementInput:
     verified: bool = False
     #: The network's engagement definition (:func:`~resonanz_scoring.analytics.engagement.definition_for`).
     definition: EngagementDefinition = field(default=DEFAULT_DEFINITION)
+
+    @classmethod
+    def from_mention(
+        cls, mention: mention_pb2.Mention, definition: EngagementDefinition = DEFAULT_DEFINITION
+    ) -> EngagementInput:
+        """The input for a ``resonanz.common.v1.Mention`` (author and engagement counts)."""
+        counts = mention.engagement
+        return cls(
+            followers=mention.author.followers,
+            likes=counts.likes,
+            shares=counts.shares,
+            replies=counts.replies,
+            quotes=counts.quotes,
+            views=counts.views,
+            verified=mention.author.verified,
+            definition=definition,
+        )
 
 
 #: The name the brief uses; the same class.
