@@ -32,6 +32,7 @@ import resonanz.scoring.v1.scoring_service_pb2 as scoring_pb2
 import resonanz.scoring.v1.scoring_service_pb2_grpc as scoring_grpc
 from cli_doubles_admin import AccountDouble, MediaDouble, Recorder, WorkspaceDouble
 from cli_doubles_listening import ListeningCollectionDouble
+from cli_doubles_scoring import ScoringInsightsDouble
 from google.protobuf.timestamp_pb2 import Timestamp
 from resonanz.common.v1 import content_pb2, mention_pb2, score_pb2
 from resonanz_sdk.errors import (
@@ -727,7 +728,7 @@ class ListeningDouble(ListeningCollectionDouble, listening_grpc.ListeningService
 
 
 @dataclass
-class ScoringDouble(scoring_grpc.ScoringServiceServicer):
+class ScoringDouble(ScoringInsightsDouble, scoring_grpc.ScoringServiceServicer):
     """Brand scores computed from the scored mentions it holds, over the window the caller asks for."""
 
     scored: list[scoring_pb2.ScoredMention] = field(default_factory=list)

@@ -62,6 +62,13 @@ COMMANDS: list[tuple[str, ...]] = [
     ("backfills", "show"),
     ("backfills", "watch"),
     ("backfills", "cancel"),
+    ("scores", "dashboard"),
+    ("scores", "authors"),
+    ("scores", "cascades"),
+    ("scores", "cascade"),
+    ("scores", "alerts"),
+    ("scores", "campaign-report"),
+    ("scores", "draft"),
 ]
 
 

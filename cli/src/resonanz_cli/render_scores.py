@@ -65,7 +65,8 @@ def _terms(title: str, terms: Sequence[score_pb2.TermCount], *, prefix: str = ""
     table.add_column("term", overflow="fold")
     table.add_column("count", justify="right")
     for term in terms[:5]:
-        table.add_row(escape(prefix + term.term), f"{term.count:,}")
+        text = prefix + term.term.removeprefix(prefix) if prefix else term.term
+        table.add_row(escape(text), f"{term.count:,}")
     if not terms:
         table.add_row("-", "")
     return table
@@ -269,7 +270,7 @@ def dashboard(
     tops.add_row(
         _terms("top hashtags", scores.top_hashtags, prefix="#"),
         _terms("top links", scores.top_links),
-        _terms("opinion leaders (mentions)", top_authors),
+        _terms("top authors", top_authors),
     )
     latest = Group(*(alert_line(a) for a in alerts[:5])) if alerts else Text("no alerts", style="dim")
     window = f"{timestamp(scores.window_start)} … {timestamp(scores.window_end)}"
