@@ -267,3 +267,33 @@ def test_every_pair_of_a_small_tree_in_every_order() -> None:
     expected = build(parents, list(parents)).metrics()
     for order in itertools.permutations(parents):
         assert build(parents, list(order)).metrics() == expected
+
+
+def test_posts_come_parents_first_and_merging_joins_a_waiting_group() -> None:
+    main = CascadeTree()
+    main.add("root", None, T0, 1000)
+    main.add("a", "root", T0 + timedelta(minutes=1), 10)
+    waiting = CascadeTree()  # posts that waited for "b", which belongs to main's cascade
+    waiting.add("d", "c", T0 + timedelta(minutes=5), 3)
+    waiting.add("c", "b", T0 + timedelta(minutes=4), 2)
+    waiting.add("e", "c", T0 + timedelta(minutes=6), 4)
+    assert [p[0] for p in waiting.posts()] == ["c", "d", "e"]
+    assert next(iter(waiting.posts())) == ("c", "b", T0 + timedelta(minutes=4), 2)
+    assert waiting.metrics().root_id == "c"
+    main.add("b", "a", T0 + timedelta(minutes=3), 10)
+    assert main.merge(waiting) == 3
+    assert main.merge(waiting) == 0
+    m = main.metrics()
+    assert (m.size, m.depth, m.pending) == (6, 4, 0)
+    order = [p[0] for p in main.posts()]
+    assert order.index("b") < order.index("c") < order.index("d")
+    assert set(order) == {"root", "a", "b", "c", "d", "e"}
+
+
+def test_posts_in_a_cycle_are_still_listed() -> None:
+    tree = CascadeTree()
+    tree.add("x", "y", T0, 1)
+    tree.add("y", "x", T0, 1)
+    tree.add("root", None, T0, 1)
+    assert [p[0] for p in tree.posts()] == ["root", "x", "y"]
+    assert tree.metrics().pending == 2

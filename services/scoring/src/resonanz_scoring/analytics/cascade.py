@@ -16,7 +16,10 @@
 
 :class:`CascadeTree` is built one post at a time, in any order: the same post added twice counts once
 (a redelivered or re-collected reshare), and a post whose parent has not arrived yet waits as
-*pending* and joins the tree when its parent arrives. Its state is JSON-safe (``to_state`` /
+*pending* and joins the tree when its parent arrives. While the root is missing, the metrics are
+those of the largest group of waiting posts, measured from its earliest head (``root_id``), and
+``pending`` counts the rest. A group kept elsewhere (keyed by the parent it waits for) joins with
+:meth:`CascadeTree.merge`. Its state is JSON-safe (``to_state`` /
 ``from_state``) so it can live in a faust table and a database row.
 
 Bounded: at most ``max_nodes`` (default :data:`MAX_NODES` = 100,000) posts are kept. Beyond that, new
@@ -29,7 +32,7 @@ the ids of ignored posts a redelivery could not be told from a new post, so they
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -191,6 +194,42 @@ class CascadeTree:
 
     def parent_of(self, post_id: str) -> str | None:
         return self._parent[post_id]
+
+    def posts(self) -> Iterator[tuple[str, str | None, datetime, int]]:
+        """Every stored post as ``(post_id, parent_id, at, followers)``, parents before their children:
+        breadth first from the root (or, while it is missing, from each post whose parent is missing,
+        in the order they were added), then any post in a cycle (bad data) in the order added."""
+        children = _children_of(self._parent)
+        heads = [self._root] if self._root is not None else []
+        heads += [
+            node
+            for node, up in self._parent.items()
+            if node != self._root and (up is None or up not in self._parent)
+        ]
+        seen: set[str] = set()
+        for head in heads:
+            for node in _bfs(head, children)[0]:
+                if node not in seen:
+                    seen.add(node)
+                    yield node, self._parent[node], _from_us(self._at[node]), self._followers[node]
+        for node, up in self._parent.items():
+            if node not in seen:
+                yield node, up, _from_us(self._at[node]), self._followers[node]
+
+    def merge(self, other: CascadeTree) -> int:
+        """Adds every post of ``other`` (parents first); returns how many were new here. For joining a
+        group of posts that waited for a missing parent into the cascade the parent belongs to."""
+        added = 0
+        for post_id, parent_id, at, followers in other.posts():
+            added += self.add(post_id, parent_id, at, followers)
+        if other._truncated:
+            # Posts ``other`` could not keep are lost here too; its last activity still counts.
+            self._truncated = True
+            last = other._last_activity
+            if last is not None and (self._last_activity is None or last > self._last_activity):
+                self._last_activity = last
+            self._cache = None
+        return added
 
     def add(self, post_id: str, parent_id: str | None, at: datetime, followers: int) -> bool:
         """Adds a post; False when it was there already (nothing changes) or the tree is full.
