@@ -19,14 +19,15 @@
 *pending* and joins the tree when its parent arrives. While the root is missing, the metrics are
 those of the largest group of waiting posts, measured from its earliest head (``root_id``), and
 ``pending`` counts the rest. A group kept elsewhere (keyed by the parent it waits for) joins with
-:meth:`CascadeTree.merge`. Its state is JSON-safe (``to_state`` /
-``from_state``) so it can live in a faust table and a database row.
+:meth:`CascadeTree.merge`. Its state is JSON-safe (``to_state`` / ``from_state``) so it can live in a
+faust table and a database row.
 
 Bounded: at most ``max_nodes`` (default :data:`MAX_NODES` = 100,000) posts are kept. Beyond that, new
 posts are ignored except that ``last_activity_at`` still advances, and the metrics say
-``truncated=True``: size, depth, virality and reach are then those of the first 100,000 posts (Goel
-et al. found cascades of that size among a billion diffusion events only a handful of times). Without
-the ids of ignored posts a redelivery could not be told from a new post, so they are not counted.
+``truncated=True``: size, depth, virality and reach are then those of the first 100,000 posts to
+arrive. Such cascades are very rare (Goel et al. found the vast majority of Twitter cascades to be
+tiny). Without the ids of ignored posts a redelivery could not be told from a new post, so they are
+not counted.
 """
 
 from __future__ import annotations

@@ -19,9 +19,11 @@ nodes. Solved by sparse power iteration until the L1 change is below ``tol``; th
 Logs because followers and engagement are heavy-tailed (one celebrity would otherwise flatten
 everyone else to 0); normalising by the maximum puts the three on the same 0..1 scale. Engagement
 weighs most: it is what the author's posts about the label actually earned in the window, where
-followers are only potential. A term that is 0 for every author contributes 0. Rank 1 is the top;
-ties are broken by engagement earned, then followers, then author id (ascending), so the order is
-deterministic.
+followers are only potential. A term that is 0 for every author contributes 0; without any
+interactions every author has the same PageRank, so C = 1 for all and only F and E decide the order.
+
+Rank 1 is the top; ties are broken by engagement earned, then followers, then author id
+(ascending), so the order is deterministic.
 """
 
 from __future__ import annotations
