@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from resonanz_scoring.analytics.alerts import Severity, Spike, SpikeConfig, SpikeDetector
 from resonanz_scoring.analytics.errors import InvalidInputError, InvalidStateError
 
@@ -151,3 +154,20 @@ def test_a_lasting_level_shift_is_one_spike_and_becomes_the_new_normal() -> None
     assert [s.bucket_start for s in spikes] == [T0 + 100 * BUCKET]
     assert detector.armed
     assert 40 < detector.baseline < 60
+
+
+@settings(deadline=None, max_examples=50)
+@given(
+    st.lists(st.integers(min_value=0, max_value=200), min_size=2, max_size=120),
+    st.data(),
+)
+def test_a_restart_anywhere_changes_nothing(values: list[int], data: st.DataObject) -> None:
+    cut = data.draw(st.integers(min_value=1, max_value=len(values) - 1))
+    whole = feed(SpikeDetector(), values)
+    first = SpikeDetector()
+    before = feed(first, values[:cut])
+    restored = SpikeDetector.from_state(json.loads(json.dumps(first.to_state())))
+    assert before + feed(restored, values[cut:], first=cut) == whole
+    # Each spike is followed by at least cooldown_buckets buckets before the next one.
+    starts = [(s.bucket_start - T0) // BUCKET for s in whole]
+    assert all(b - a > SpikeConfig().cooldown_buckets for a, b in itertools.pairwise(starts))

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from resonanz_scoring.analytics.errors import InvalidInputError
 from resonanz_scoring.analytics.windows import (
     bucket_start,
@@ -66,3 +68,15 @@ def test_percent_delta_is_a_fraction_and_zero_without_a_previous_value() -> None
     assert percent_delta(50, 100) == pytest.approx(-0.5)
     assert percent_delta(7, 0) == 0.0
     assert percent_delta(0, 0) == 0.0
+
+
+@given(
+    st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2200, 1, 1), timezones=st.just(UTC)),
+    st.integers(min_value=1, max_value=7 * 24 * 3600),
+)
+def test_a_time_lies_in_its_bucket(t: datetime, seconds: int) -> None:
+    bucket = timedelta(seconds=seconds)
+    start = bucket_start(t, bucket)
+    assert start <= t < start + bucket
+    assert bucket_start(start, bucket) == start
+    assert bucket_starts(t, t + bucket, bucket)[0] == start
