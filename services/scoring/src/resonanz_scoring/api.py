@@ -26,8 +26,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from resonanz_scoring.api_alerts import AlertHandlers
 from resonanz_scoring.api_authors import AuthorHandlers
 from resonanz_scoring.api_brand import BrandHandlers
+from resonanz_scoring.api_campaigns import CampaignHandlers
 from resonanz_scoring.api_cascades import CascadeHandlers
 from resonanz_scoring.api_common import ApiDeps, LabelRoles, utc_now
+from resonanz_scoring.api_draft import DraftHandlers
 from resonanz_scoring.api_roles import ListeningLabelRoles
 from resonanz_scoring.scorer import MentionScorer
 
@@ -39,6 +41,8 @@ class ScoringServicer(
     AuthorHandlers,
     CascadeHandlers,
     AlertHandlers,
+    CampaignHandlers,
+    DraftHandlers,
     scoring_service_pb2_grpc.ScoringServiceServicer,
 ):
     """Every ScoringService RPC. ``ScoringServicer(engine)`` answers all but ScoreDraft (which needs
