@@ -119,6 +119,12 @@ class OwnPostEngagement:
     counts: Any  # EngagementCounts message
     measured_at: datetime
     network: str
+    #: The own post's identity as the update states it (empty when it does not): an update that
+    #: arrives before the post's PublishResult creates the row, the result completes it.
+    post_id: str = ""
+    account: str = ""
+    campaign_id: str = ""
+    published_at: datetime | None = None
 
 
 @dataclass(slots=True)
@@ -246,6 +252,23 @@ class CampaignStore:
         changed = 0
         table = OWN_POSTS
         async with self.engine.begin() as conn:
+            missing = [
+                {
+                    "tenant": item.tenant,
+                    "post_id": item.post_id,
+                    "network": item.network,
+                    "account": item.account,
+                    "external_id": item.mention_id.partition(":")[2],
+                    "mention_id": item.mention_id,
+                    "campaign_id": item.campaign_id,
+                    "published_at": item.published_at or item.measured_at,
+                }
+                for item in newest.values()
+                if item.post_id
+            ]
+            if missing:
+                keys = ("tenant", "post_id", "network", "account")
+                await conn.execute(upsert(self.engine, table, keys, ()), missing)
             for (tenant, mention_id), item in sorted(newest.items()):
                 definition: EngagementDefinition = definition_of(item.network)
                 counts = item.counts
@@ -471,6 +494,10 @@ def own_post_engagement(record: Record) -> OwnPostEngagement | None:
         counts=item.engagement,
         measured_at=item.measured_at.ToDatetime(tzinfo=UTC),
         network=item.network or mention_id.partition(":")[0],
+        post_id=item.post_id,
+        account=item.account,
+        campaign_id=item.campaign_id,
+        published_at=item.published_at.ToDatetime(tzinfo=UTC) if item.HasField("published_at") else None,
     )
 
 
