@@ -67,6 +67,12 @@ class ScoringServicer(
             alert_poll_seconds=alert_poll_seconds,
         )
 
+    async def aclose(self) -> None:
+        """Release what the servicer holds (the listening channel of the label roles)."""
+        close = getattr(self.deps.label_roles, "close", None)
+        if close is not None:
+            await close()
+
 
 def plugin_manifests(plugins: PluginManager) -> Callable[[], Sequence[Manifest]]:
     """The manifests of the networks ``plugins`` has loaded (read per call: plugins may be added)."""
