@@ -230,7 +230,9 @@ async def test_mentions_are_walled_per_tenant(
     assert [(m.tenant, list(m.query_ids), list(m.labels)) for m in acme] == [("acme", [acme_query], ["Acme"])]
     assert {m.tenant for m in globex} == {"globex"}
     assert all(list(m.query_ids) == [globex_query] for m in globex)
-    assert await search(stub, "widget only") == []
+    # Full-text search ("only" is an English stop word): globex's p2 is the only widget without acme.
+    assert await search(stub, "widget -acme") == []
+    assert await search(stub, "widget -acme", metadata=GLOBEX) == ["scripted:p2"]
 
     call = stub.StreamMentions(pb.StreamMentionsRequest(), metadata=ACME)
     try:

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from resonanz_listening.collector import Collector, build_collector
 from resonanz_listening.engagement import EngagementTracker, Schedule, parse_schedule
 from resonanz_listening.ingest import Ingestor
-from resonanz_listening.models import metadata
+from resonanz_listening.migrate import upgrade_database
 from resonanz_listening.outbox import OutboxRelay
 from resonanz_listening.retention import RetentionPruner
 from resonanz_listening.servicer import ListeningServicer
@@ -76,8 +76,7 @@ class ListeningApp:
         self._stopping = asyncio.Event()
         self._signal = MentionSignal()
         self._engine = create_engine(settings.database_url_for(self.name))
-        async with self._engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
+        await upgrade_database(self._engine)  # Alembic: migrates, or stamps a create_all database
         sessions = session_factory(self._engine)
         await ensure_topics(
             settings.kafka_bootstrap,

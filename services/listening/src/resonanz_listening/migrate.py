@@ -38,7 +38,10 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from resonanz_listening import search
+from resonanz_listening import (
+    collection_models,  # noqa: F401 - registers the collection tables
+    search,
+)
 from resonanz_listening.models import metadata
 
 T = TypeVar("T")
