@@ -5,15 +5,19 @@ In that transaction: the new search cursor of every (query, network) searched, e
 ids and labels), its labels, and one ``mentions.raw`` outbox row per *new* mention. Either all of it
 is committed or none, so a crash never loses a mention whose cursor moved past it, and never stores a
 mention without its event.
+
+A result may carry a *fence* (:class:`Fence`, e.g. the collection lease of its (query, network)):
+the fence is checked first, in the same transaction, and a result whose fence no longer holds is
+dropped whole (no cursor, no mentions), so a replica that lost its lease changes nothing.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from resonanz.events.v1.events_pb2 import MentionCollected
 from resonanz_sdk.eventbus import Topic, new_envelope
@@ -23,6 +27,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from resonanz_listening import convert
 from resonanz_listening.models import CursorRow, MentionLabelRow, MentionRow, OutboxRow, QueryRow
+from resonanz_listening.store import HistoryHooks
+
+
+class Fence(Protocol):
+    """A condition checked inside the write transaction before a result is stored."""
+
+    async def holds(self, session: AsyncSession) -> bool:
+        """Whether the writer may still write (e.g. still holds the lease, same generation)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -35,6 +48,26 @@ class SearchResult:
     network: str
     cursor: str | None
     mentions: Sequence[RawMention]
+    #: Checked first; when it no longer holds the result is dropped whole.
+    fence: Fence | None = None
+    #: False for backfill and stream results: they never move the live search cursor.
+    write_cursor: bool = True
+
+
+@dataclass
+class RoundOutcome:
+    """What :meth:`Ingestor.store_round` stored."""
+
+    #: New mentions per network.
+    new_by_network: Counter[str] = field(default_factory=Counter)
+    #: New mentions per (query id, network); a new mention matched by two queries counts for both.
+    new_by_query: Counter[tuple[str, str]] = field(default_factory=Counter)
+    #: (query id, network) of the results dropped because their fence no longer held.
+    fenced_out: set[tuple[str, str]] = field(default_factory=set)
+
+
+#: Runs inside the round's transaction after the mentions are stored (progress, collection state).
+Extra = Callable[[AsyncSession, RoundOutcome], Awaitable[None]]
 
 
 @dataclass
@@ -46,31 +79,51 @@ class _Pending:
 
 
 class Ingestor:
-    def __init__(self, sessions: async_sessionmaker[Any]) -> None:
+    """Stores rounds; ``hooks`` (the mention history's, see :class:`HistoryHooks`) run in each one."""
+
+    def __init__(self, sessions: async_sessionmaker[Any], *, hooks: HistoryHooks | None = None) -> None:
         self._sessions = sessions
+        self._hooks = hooks or HistoryHooks()
+
+    @property
+    def sessions(self) -> async_sessionmaker[Any]:
+        return self._sessions
 
     async def store(self, results: Sequence[SearchResult], *, collected_at: datetime) -> Counter[str]:
         """Store one round; returns the number of new mentions per network."""
-        new_by_network: Counter[str] = Counter()
         if not results:
-            return new_by_network
+            return Counter()
+        return (await self.store_round(results, collected_at=collected_at)).new_by_network
+
+    async def store_round(
+        self, results: Sequence[SearchResult], *, collected_at: datetime, extra: Extra | None = None
+    ) -> RoundOutcome:
+        """Store one round (checking fences first); ``extra`` runs in the same transaction."""
+        outcome = RoundOutcome()
+        if not results and extra is None:
+            return outcome
         async with self._sessions() as session, session.begin():
+            await self._hooks.begin(session)  # L2: serialises mention writers (seq = commit order)
+            results = await self._fenced(session, results, outcome)
             query_ids = {r.query_id for r in results}
             live = set(await session.scalars(select(QueryRow.id).where(QueryRow.id.in_(query_ids))))
             pending: dict[tuple[str, str], _Pending] = {}
             for result in results:
                 if result.query_id not in live:
                     continue  # deleted while we searched: its cursor and mentions are not wanted
-                await session.merge(
-                    CursorRow(
-                        query_id=result.query_id,
-                        network=result.network,
-                        tenant=result.tenant,
-                        cursor=result.cursor,
-                        updated_at=collected_at,
+                if result.write_cursor:
+                    await session.merge(
+                        CursorRow(
+                            query_id=result.query_id,
+                            network=result.network,
+                            tenant=result.tenant,
+                            cursor=result.cursor,
+                            updated_at=collected_at,
+                        )
                     )
-                )
                 for raw in result.mentions:
+                    if not self._hooks.keep(raw):
+                        continue  # L2: published before the retention horizon
                     key = (result.tenant, convert.mention_id(result.network, raw.external_id))
                     item = pending.setdefault(key, _Pending(result.network, raw))
                     item.query_ids.add(result.query_id)
@@ -78,8 +131,28 @@ class Ingestor:
             tenants = {tenant for tenant, _ in pending}
             for tenant in sorted(tenants):
                 items = {mid: p for (t, mid), p in pending.items() if t == tenant}
-                await self._store_tenant(session, tenant, items, collected_at, new_by_network)
-        return new_by_network
+                await self._store_tenant(session, tenant, items, collected_at, outcome)
+            if extra is not None:
+                await extra(session, outcome)
+        return outcome
+
+    @staticmethod
+    async def _fenced(
+        session: AsyncSession, results: Sequence[SearchResult], outcome: RoundOutcome
+    ) -> list[SearchResult]:
+        """The results whose fence still holds (each distinct fence is checked once, first)."""
+        verdicts: dict[int, bool] = {}
+        kept: list[SearchResult] = []
+        for result in results:
+            fence = result.fence
+            if fence is not None:
+                if id(fence) not in verdicts:
+                    verdicts[id(fence)] = await fence.holds(session)
+                if not verdicts[id(fence)]:
+                    outcome.fenced_out.add((result.query_id, result.network))
+                    continue
+            kept.append(result)
+        return kept
 
     async def _store_tenant(
         self,
@@ -87,7 +160,7 @@ class Ingestor:
         tenant: str,
         items: dict[str, _Pending],
         collected_at: datetime,
-        new_by_network: Counter[str],
+        outcome: RoundOutcome,
     ) -> None:
         existing: dict[str, MentionRow] = {}
         ids = list(items)
@@ -120,6 +193,7 @@ class Ingestor:
         await session.flush()  # assigns seq
         for row, item, mention in new_rows:
             session.add_all(MentionLabelRow(seq=row.seq, label=label, tenant=tenant) for label in item.labels)
+            await self._hooks.stored(session, row, mention)  # L2: query-id index, engagement tracking
             envelope = new_envelope(tenant, MentionCollected(mention=mention))
             session.add(
                 OutboxRow(
@@ -131,10 +205,11 @@ class Ingestor:
                     sent=False,
                 )
             )
-            new_by_network[item.network] += 1
+            outcome.new_by_network[item.network] += 1
+            for query_id in item.query_ids:
+                outcome.new_by_query[(query_id, item.network)] += 1
 
-    @staticmethod
-    async def _merge_into(session: AsyncSession, row: MentionRow, item: _Pending) -> None:
+    async def _merge_into(self, session: AsyncSession, row: MentionRow, item: _Pending) -> None:
         """A mention seen again, maybe by other queries: add their ids and labels (no new event)."""
         mention = convert.mention_from_row(row)
         query_ids = set(mention.query_ids) | item.query_ids
@@ -143,6 +218,7 @@ class Ingestor:
             return
         for label in sorted(labels - set(mention.labels)):
             session.add(MentionLabelRow(seq=row.seq, label=label, tenant=row.tenant))
+        await self._hooks.merged(session, row, query_ids - set(mention.query_ids))  # L2
         del mention.query_ids[:]
         mention.query_ids.extend(sorted(query_ids))
         del mention.labels[:]
