@@ -1,7 +1,9 @@
-"""Sends stored ``mentions.raw`` events to Kafka and marks them sent.
+"""Sends stored events (``mentions.raw``, ``engagement.updates``) to Kafka and marks them sent.
 
-Rows are written by :mod:`resonanz_listening.ingest` in the transaction that stores their mention;
-the relay publishes every unsent row in batches (``publish_many``, which waits for the acks) and
+Rows are written in the transaction that makes them true: ``mentions.raw`` by
+:mod:`resonanz_listening.ingest` with their mention, ``engagement.updates`` by
+:mod:`resonanz_listening.engagement` with the measured counts. Each row names its topic; the relay
+publishes every unsent row in batches (``publish_many``, which waits for the acks) and
 then marks them sent. Unsent rows left by a crash are sent at the next start-up. A crash between the
 ack and the mark re-sends those events with their original event ids, which consumers de-duplicate.
 """
@@ -76,5 +78,5 @@ class OutboxRelay:
         try:
             return await self.flush()
         except BrokerError as exc:
-            log.warning("could not send mentions.raw events, will retry: %s", exc)
+            log.warning("could not send outbox events, will retry: %s", exc)
             return 0
