@@ -3,7 +3,6 @@ crisis alerts (ScoringService)."""
 
 from __future__ import annotations
 
-import heapq
 from typing import Annotated
 
 import resonanz.scoring.v1.scoring_service_pb2 as scoring_pb2
@@ -144,10 +143,11 @@ def _list_alerts(ctx: typer.Context, labels: list[str], limit: int) -> list[even
                     break
             per_label.append(found)
 
-    def newest(alert: events_pb2.Alert) -> tuple[int, int, str]:
-        return (-alert.raised_at.seconds, -alert.raised_at.nanos, alert.id)
+    def raised(alert: events_pb2.Alert) -> tuple[int, int, str]:
+        return (alert.raised_at.seconds, alert.raised_at.nanos, alert.id)
 
-    return list(heapq.merge(*per_label, key=newest))[:limit]
+    merged = sorted((a for found in per_label for a in found), key=raised, reverse=True)
+    return merged[:limit]
 
 
 def alerts(

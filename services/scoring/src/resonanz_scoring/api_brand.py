@@ -99,9 +99,12 @@ class BrandHandlers:
         v.check()
         after = decode_cursor(request.page_token)
         rows = await scored_mentions_page(self.deps.engine, tenant, label, size + 1, after)
-        response = pb.ListScoredMentionsResponse(
-            mentions=[scored_mention_from_row(row) for row in rows[:size]]
-        )
+        response = pb.ListScoredMentionsResponse()
+        for row in rows[:size]:
+            item = scored_mention_from_row(row)
+            item.score.cascade_size = int(row["cascade_size"])
+            item.score.structural_virality = float(row["structural_virality"])
+            response.mentions.append(item)
         if len(rows) > size:
             last = rows[size - 1]
             response.next_page_token = encode_cursor(last["occurred_at"], last["mention_id"])

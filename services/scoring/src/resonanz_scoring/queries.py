@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from resonanz_scoring.aggregate_models import CASCADE_MEMBERS, CASCADES
 from resonanz_scoring.aggregates import BrandAggregate, SentimentTotals, share_of_voice
 from resonanz_scoring.models import mention_hashtags, mention_labels, mention_links, mentions
 from resonanz_scoring.queries_sql import sentiment_sums, sum_if
@@ -110,11 +111,27 @@ async def scored_mentions_page(
     after: tuple[datetime, str] | None,
 ) -> Sequence[Any]:
     """Up to ``limit`` rows of ``scoring_mentions`` for the label, newest first, after a keyset position
-    ``(occurred_at, mention_id)``."""
-    ml = mention_labels
+    ``(occurred_at, mention_id)``, with the size and structural virality of the mention's cascade
+    (``cascade_size`` 1 and ``structural_virality`` 0 for a mention in no cascade)."""
+    ml, members, cascades = mention_labels, CASCADE_MEMBERS, CASCADES
     query = (
-        select(mentions)
+        select(
+            mentions,
+            func.coalesce(cascades.c.size, 1).label("cascade_size"),
+            func.coalesce(cascades.c.structural_virality, 0.0).label("structural_virality"),
+        )
         .join(ml, and_(ml.c.tenant == mentions.c.tenant, ml.c.mention_id == mentions.c.mention_id))
+        .outerjoin(
+            members,
+            and_(members.c.tenant == mentions.c.tenant, members.c.mention_id == mentions.c.mention_id),
+        )
+        .outerjoin(
+            cascades,
+            and_(
+                cascades.c.tenant == members.c.tenant,
+                cascades.c.root_mention_id == members.c.root_mention_id,
+            ),
+        )
         .where(ml.c.tenant == tenant, ml.c.label == label)
         .order_by(ml.c.occurred_at.desc(), ml.c.mention_id.desc())
         .limit(limit)
