@@ -148,6 +148,10 @@ async def test_dashboard_authors_and_alerts_against_the_service(cli: RunCli, ser
     )
     assert data["scores"]["mention_count"] == "2"
     assert len(data["timeline"]) in (24, 25)  # hourly buckets over 24 hours, aligned on the hour
+    result = await cli("--tenant", TENANT, "scores", "show", "acme", env=env)
+    assert "previous window" in result.output
+    assert "0 mentions (no mentions before)" in result.output
+    assert "top links" in result.output
     result = await cli("--tenant", TENANT, "scores", "authors", "acme", "--json", env=env)
     assert {a["handle"] for a in json.loads(result.stdout)} == {"user1", "user2"}
     result = await cli("--tenant", TENANT, "scores", "alerts", "--json", env=env)

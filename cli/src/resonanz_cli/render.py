@@ -347,11 +347,20 @@ def brand_scores_panel(scores: score_pb2.BrandScores) -> Panel:
     figures.add_row("net sentiment", f"{scores.net_sentiment:+.2f}")
     figures.add_row("reach", f"{scores.total_reach:,}")
     figures.add_row("engagement", f"{scores.total_engagement:,}")
+    figures.add_row("impressions", f"{scores.total_impressions:,}")
     figures.add_row("reputation index", f"{scores.reputation_index:+.1f}")
     figures.add_row("share of voice", f"{scores.share_of_voice:.1%}")
+    change = f"{scores.mention_count_delta:+.0%}" if scores.previous_mention_count else "no mentions before"
+    figures.add_row(
+        "previous window",
+        f"{scores.previous_mention_count:,} mentions ({change}), "
+        f"net sentiment {scores.previous_net_sentiment:+.2f}",
+    )
     tops = Table.grid(padding=(0, 4))
     tops.add_row(
-        _terms_table("top hashtags", scores.top_hashtags), _terms_table("top authors", scores.top_authors)
+        _terms_table("top hashtags", scores.top_hashtags),
+        _terms_table("top links", scores.top_links),
+        _terms_table("top authors", scores.top_authors),
     )
     return Panel(Group(figures, Text(""), tops), title=f"scores of {escape(scores.label)}")
 

@@ -189,6 +189,7 @@ async def test_timeline_buckets_are_aligned_and_complete(api: Api) -> None:
         scored(mention(5, at=at(12, 10)), NEUTRAL, reach=2),
         scored(mention(6, at=at(7, 20), labels=["globex"]), NEGATIVE, reach=5),
     )
+    await api.add(scored(mention(7, at=at(7, 30), tenant=OTHER), NEGATIVE, reach=5, tenant=OTHER))
     response = await api.stub.GetBrandTimeline(
         pb.GetBrandTimelineRequest(label="acme", window=duration(hours=6), bucket=duration(hours=1)),
         metadata=META,
@@ -210,6 +211,11 @@ async def test_timeline_buckets_are_aligned_and_complete(api: Api) -> None:
     assert (second.reach, second.engagement) == (35, 5)
     assert second.reputation_index == pytest.approx(100 * (30 - 10) / (30 + 10))  # P=30, N=5 weighted 2
     assert response.points[2].reputation_index == 0.0
+    theirs = await api.stub.GetBrandTimeline(
+        pb.GetBrandTimelineRequest(label="acme", window=duration(hours=6), bucket=duration(hours=1)),
+        metadata=OTHER_META,
+    )
+    assert [p.mention_count for p in theirs.points] == [0, 1, 0, 0, 0, 0, 0]
 
 
 async def test_timeline_defaults_to_daily_buckets_over_seven_days(api: Api) -> None:
