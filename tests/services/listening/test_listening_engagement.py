@@ -14,10 +14,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiokafka import AIOKafkaConsumer
-from listening_helpers import eventually
+from listening_helpers import eventually, plugin_manager
 from listening_history_helpers import History, open_history, raw
 from resonanz.common.v1.content_pb2 import TargetStatus
 from resonanz.events.v1.events_pb2 import EngagementSubject, EventEnvelope, PublishResult
+from resonanz_listening.app import ListeningApp
 from resonanz_listening.engagement import EngagementTracker, Schedule, parse_schedule
 from resonanz_listening.models import OutboxRow, TrackedItemRow
 from resonanz_listening.outbox import OutboxRelay
@@ -26,7 +27,7 @@ from resonanz_sdk.eventbus import EventConsumer, EventProducer, Topic, ensure_to
 from resonanz_sdk.manifest import Feature, Manifest, RateLimit, RateLimitScope, TextRules
 from resonanz_sdk.network import AccountRef, Engagement, Network, OutgoingPost
 from resonanz_sdk.settings import Settings
-from resonanz_simulated.clock import ManualClock
+from resonanz_simulated.clock import ManualClock, ScaledClock
 from resonanz_simulated.network import SimulatedNetwork
 from resonanz_simulated.world import SimulatedWorld
 from sqlalchemy import func, select
@@ -281,3 +282,68 @@ async def test_one_replica_claims_a_due_post(history: History) -> None:
     # The first replica's late write is refused: its claim is no longer the row's.
     assert await first._store(claimed, fixed.counts) == 0
     assert await second._store(taken, fixed.counts) == 1
+
+
+async def test_the_app_tracks_published_posts_end_to_end(
+    kafka_bootstrap: str, database_url: str, topic_prefix: str
+) -> None:
+    """ListeningApp with the simulated network: a PUBLISHED result on publish.results -> updates on
+    engagement.updates, and the post leaves the schedule (a short one, in real time)."""
+    network = SimulatedNetwork(SimulatedWorld(7, ScaledClock(1.0)), settings=Settings(simulated_faults=""))
+    settings = Settings(
+        kafka_bootstrap=kafka_bootstrap,
+        database_url=database_url,
+        topic_prefix=topic_prefix,
+        listening_port=0,
+        metrics_port=0,
+        poll_interval_seconds=0.1,
+        plugins="",
+        engagement_schedule="0.2,0.4,0.6",
+        engagement_interval_seconds=0.05,
+    )
+    app = ListeningApp(settings, plugin_manager(network))
+    await app.start()
+    try:
+        published = await network.publish(
+            BRAND, OutgoingPost(text="Resonanz Sommer #Resonanz", idempotency_key="e2e")
+        )
+        result = PublishResult(
+            post_id="post-e2e",
+            network="simulated",
+            account=BRAND.handle,
+            status=TargetStatus.TARGET_STATUS_PUBLISHED,
+            external_id=published.external_id,
+        )
+        result.published_at.FromDatetime(published.published_at)
+        async with EventProducer(kafka_bootstrap, prefix=topic_prefix) as producer:
+            await producer.publish(Topic.PUBLISH_RESULTS, new_envelope("acme", result), key="post-e2e")
+        assert app.engagement is not None
+        sessions = app.engagement._sessions
+
+        async def schedule_over() -> bool:
+            async with sessions() as session:
+                item = await session.scalar(select(TrackedItemRow))
+            return item is not None and item.next_refresh_at is None and item.refreshes >= 1
+
+        await eventually(schedule_over, within=30)
+        async with sessions() as session:
+            outbox = list(
+                await session.scalars(
+                    select(OutboxRow).where(OutboxRow.topic == str(Topic.ENGAGEMENT_UPDATES))
+                )
+            )
+
+        async def all_sent() -> bool:
+            async with sessions() as session:
+                unsent = await session.scalar(
+                    select(func.count()).select_from(OutboxRow).where(OutboxRow.sent.is_(False))
+                )
+            return unsent == 0
+
+        await eventually(all_sent)
+    finally:
+        await app.stop()
+    assert outbox  # the first measurement of an own post is always sent
+    updates = await read_updates(kafka_bootstrap, topic_prefix, len(outbox))
+    assert {u.engagement_updated.post_id for u in updates} == {"post-e2e"}
+    assert {u.tenant for u in updates} == {"acme"}
