@@ -74,6 +74,7 @@ def mention(
     quote_of: str = "",
     text: str = "",
     display_name: str = "",
+    names: Sequence[str] = (),
     tenant: str = TENANT,
 ) -> mention_pb2.Mention:
     handle = handle or f"user{seq}"
@@ -92,6 +93,7 @@ def mention(
         ),
         hashtags=list(hashtags),
         links=list(links),
+        mentioned_handles=list(names),
         labels=list(labels),
         reshare_of_id=reshare_of,
         in_reply_to_id=in_reply_to,

@@ -7,7 +7,12 @@ from datetime import timedelta
 
 import pytest
 from resonanz.scoring.v1 import scoring_service_pb2 as pb
-from resonanz_scoring.queries_authors import AuthorEdge, window_interactions
+from resonanz_scoring.queries_authors import (
+    AuthorEdge,
+    window_authors,
+    window_interactions,
+    window_mention_edges,
+)
 from scoring_api_support import (
     META,
     NEGATIVE,
@@ -37,7 +42,7 @@ async def _graph(api: Api) -> None:
         scored(mention("f1b", handle="fan1", followers=50, in_reply_to="s1"), NEGATIVE),
         scored(mention("f2", handle="fan2", followers=20, reshare_of="s1"), POSITIVE),
         scored(mention("f3", handle="fan3", followers=20, quote_of="s2")),
-        scored(mention("lone", handle="loner", followers=5)),
+        scored(mention("lone", handle="loner", followers=5, names=["@Star", "@stranger", "loner"])),
         # the same author id on another network is another author
         scored(mention("n1", handle="star", network="othernet", followers=3)),
         # outside the window, and another label
@@ -57,6 +62,17 @@ async def test_interactions_are_weighted_and_skip_self_replies(api: Api) -> None
         AuthorEdge("testnet:id-fan2", "testnet:id-star", 1.0),
         AuthorEdge("testnet:id-fan3", "testnet:id-star", 1.0),  # quote
     ]
+
+
+async def test_named_handles_are_edges_to_window_authors_or_outsiders(api: Api) -> None:
+    await _graph(api)
+    start = NOW - timedelta(days=7)
+    authors = await window_authors(api.engine, "acme-corp", "acme", start, NOW)
+    edges = await window_mention_edges(api.engine, "acme-corp", "acme", start, NOW, authors=authors)
+    assert edges == [
+        AuthorEdge("testnet:id-loner", "testnet:@stranger", 0.5),  # not an author of the window
+        AuthorEdge("testnet:id-loner", "testnet:id-star", 0.5),  # "@Star" is the star, case-insensitive
+    ]  # naming oneself ("loner") is no edge
 
 
 async def test_top_authors_rank_the_window(api: Api) -> None:

@@ -21,6 +21,7 @@ from resonanz_scoring.queries_authors import (
     display_names,
     window_authors,
     window_interactions,
+    window_mention_edges,
 )
 
 #: ListTopAuthors: window when unset.
@@ -65,6 +66,7 @@ class AuthorHandlers:
         engine = self.deps.engine
         stats = await window_authors(engine, tenant, label, start, end)
         edges = await window_interactions(engine, tenant, label, start, end)
+        edges += await window_mention_edges(engine, tenant, label, start, end, authors=stats)
         everyone = await asyncio.to_thread(rank, stats, edges)
         top_centrality = max((r.centrality for r in everyone), default=0.0)
         ranked = everyone[:limit]

@@ -1,5 +1,5 @@
 """Read side of ListTopAuthors: the authors of a label's mentions in a window, and who reshared,
-quoted or replied to whom among them.
+quoted, replied to or named (``@handle``) whom.
 
 Authors are keyed ``"<network>:<author id>"`` (the handle when the network gave no id). Interactions
 come from the stored thread and reshare links of the window's mentions (``reshare_of``, ``quote_of``,
@@ -9,6 +9,7 @@ is no interaction.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,6 +25,11 @@ from resonanz_scoring.sentiment import Sentiment
 #: The interaction kinds and their edge weight in the PageRank graph: passing a post on endorses its
 #: author fully; a reply is attention, not necessarily endorsement, and counts half.
 INTERACTION_WEIGHTS = {"reshare_of": 1.0, "quote_of": 1.0, "in_reply_to": 0.5}
+#: Naming someone (``@handle``) in a post is attention, like a reply.
+MENTION_WEIGHT = 0.5
+#: Mentioned handles are read from the stored mentions of the window, newest first, up to this many
+#: mentions (the handles are inside the serialised mention); older ones add no mention edges.
+MAX_MENTION_SCAN = 20_000
 
 
 @dataclass(frozen=True)
@@ -143,6 +149,49 @@ async def window_interactions(
                 a, b = f"{s_net}:{s_id}", f"{t_net}:{t_id}"
                 if a != b and s_id and t_id:
                     edges[(a, b)] = edges.get((a, b), 0.0) + weight * int(count)
+    return [AuthorEdge(a, b, w) for (a, b), w in sorted(edges.items())]
+
+
+async def window_mention_edges(
+    engine: AsyncEngine,
+    tenant: str,
+    label: str,
+    start: datetime,
+    end: datetime,
+    *,
+    authors: list[AuthorStats],
+) -> list[AuthorEdge]:
+    """Weighted edges (author -> the author they named with ``@handle``) from the window's newest
+    :data:`MAX_MENTION_SCAN` mentions. A handle is matched to a window author of the same network
+    (case-insensitive); an unknown handle is its own node ``"<network>:@<handle>"`` (it takes part in
+    PageRank but is not ranked). Naming oneself is no edge."""
+    m, ml = mentions, mention_labels
+    query = (
+        select(m.c.network, _author_key(m), m.c.mention)
+        .select_from(_joined())
+        .where(_window(tenant, label, start, end))
+        .order_by(ml.c.occurred_at.desc())
+        .limit(MAX_MENTION_SCAN)
+    )
+    async with engine.connect() as conn:
+        rows = [(str(n), str(a), bytes(b)) for n, a, b in (await conn.execute(query)).all()]
+    by_handle = {(a.network, a.handle.lstrip("@").lower()): a.key for a in authors if a.handle}
+    return await asyncio.to_thread(_mention_edges, rows, by_handle)
+
+
+def _mention_edges(
+    rows: list[tuple[str, str, bytes]], by_handle: dict[tuple[str, str], str]
+) -> list[AuthorEdge]:
+    edges: dict[tuple[str, str], float] = {}
+    for network, author, blob in rows:
+        source = f"{network}:{author}"
+        for handle in set(mention_pb2.Mention.FromString(blob).mentioned_handles):
+            name = handle.strip().lstrip("@").lower()
+            if not name:
+                continue
+            target = by_handle.get((network, name), f"{network}:@{name}")
+            if target != source:
+                edges[(source, target)] = edges.get((source, target), 0.0) + MENTION_WEIGHT
     return [AuthorEdge(a, b, w) for (a, b), w in sorted(edges.items())]
 
 
