@@ -35,7 +35,7 @@ def authors(
 ) -> None:
     """List a label's opinion leaders: followers, mentions, engagement, centrality and score.
 
-    Centrality is PageRank in the window's reshare/quote/reply graph (the top author is 1); the score
+    Centrality is PageRank in the window's reshare/quote/reply/mention graph (the top author is 1); the score
     combines followers, engagement earned and centrality (docs/scoring/metrics.md).
 
     Examples:
