@@ -130,10 +130,12 @@ def _counts(value: Engagement | EngagementCounts) -> tuple[int, int, int, int, i
 
 
 def _stored_counts(row: TrackedItemRow) -> tuple[int, int, int, int, int] | None:
-    values = (row.likes, row.shares, row.replies, row.quotes, row.views)
-    if any(v is None for v in values):
+    """The last known counts; None when the post was never measured."""
+    if row.likes is None or row.shares is None or row.replies is None:
         return None
-    return tuple(int(v or 0) for v in values)  # type: ignore[return-value]
+    if row.quotes is None or row.views is None:
+        return None
+    return (row.likes, row.shares, row.replies, row.quotes, row.views)
 
 
 def _insert(dialect: str) -> Any:
