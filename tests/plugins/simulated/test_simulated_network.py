@@ -30,12 +30,12 @@ def test_manifest_is_honest(network: SimulatedNetwork) -> None:
         Feature.REPLY,
         Feature.DELETE,
         Feature.SEARCH,
+        Feature.STREAM,
         Feature.ENGAGEMENT,
         Feature.LOOKUP_PUBLISHED,
         Feature.IDEMPOTENT_PUBLISH,
     ):
         assert m.supports(feature)
-    assert not m.supports(Feature.STREAM)
     assert not m.supports(Feature.ASSISTED_PUBLISH)
     assert m.text.max_length == 500
     assert m.text.counting is TextCounting.CODE_POINTS

@@ -3,7 +3,8 @@
 Faults come from ``RESONANZ_SIMULATED_FAULTS`` (parsed once, when a network is created) or from
 :meth:`FaultInjector.add`. The spec is comma-separated ``operation:kind:count[:retry_after]``, e.g.
 ``publish:rate_limited:2:30,search:transient:1``. ``operation`` is a network method name
-(``publish``, ``reply``, ``delete``, ``search``, ``engagement``, ``find_published``) or ``*`` for any.
+(``publish``, ``reply``, ``delete``, ``search``, ``stream`` (when a stream connects), ``engagement``,
+``find_published``) or ``*`` for any.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from resonanz_sdk.errors import (
     TransientNetworkError,
 )
 
-OPERATIONS = frozenset({"publish", "reply", "delete", "search", "engagement", "find_published", "*"})
+OPERATIONS = frozenset(
+    {"publish", "reply", "delete", "search", "stream", "engagement", "find_published", "*"}
+)
 
 
 class FaultKind(StrEnum):

@@ -2,7 +2,9 @@
 
 It behaves like a real network where the core can notice: it validates texts and media against its
 manifest, enforces its rate limits (in simulated time), de-duplicates publishes by idempotency key,
-answers searches with durable cursors, and can be told to fail (:meth:`SimulatedNetwork.inject_fault`).
+answers searches with durable cursors (and over the past: ``since``/``until`` before the world's start
+return generated history), pushes new posts through :meth:`SimulatedNetwork.stream`, and can be told
+to fail (:meth:`SimulatedNetwork.inject_fault`; :meth:`SimulatedNetwork.drop_streams` cuts open streams).
 
 Within one process every instance built without an explicit world shares the world of
 ``RESONANZ_SIMULATED_SEED`` (see :func:`~resonanz_simulated.world.shared_world`): the publishing and
@@ -12,10 +14,12 @@ what was published through them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
 
-from resonanz_sdk.errors import PermanentNetworkError
+from resonanz_sdk.errors import PermanentNetworkError, TransientNetworkError
 from resonanz_sdk.manifest import (
     ContentHints,
     EngagementWeights,
@@ -38,6 +42,7 @@ from resonanz_sdk.network import (
     RawMention,
     SearchPage,
     SearchRequest,
+    StreamRequest,
 )
 from resonanz_sdk.settings import Settings, get_settings
 from resonanz_sdk.text import count_text
@@ -52,6 +57,8 @@ MAX_IMAGES = 4
 MAX_VIDEOS = 1
 MAX_PAGE = 500
 CURSOR_PREFIX = "sim1:"
+#: How often (real seconds) an open stream advances the world and pushes what it created.
+STREAM_TICK_SECONDS = 0.1
 
 MANIFEST = Manifest(
     network=NAME,
@@ -62,6 +69,7 @@ MANIFEST = Manifest(
             Feature.REPLY,
             Feature.DELETE,
             Feature.SEARCH,
+            Feature.STREAM,
             Feature.ENGAGEMENT,
             Feature.LOOKUP_PUBLISHED,
             Feature.IDEMPOTENT_PUBLISH,
@@ -128,6 +136,8 @@ class SimulatedNetwork(Network):
         self.faults.add_spec(self._settings.simulated_faults)
         speed = getattr(world.clock, "speed", 1.0) if world is not None else self._settings.simulated_speed
         self._limiter = RateLimiter(NAME, MANIFEST.rate_limits, speed=float(speed))
+        self._stream_epoch = 0
+        self.stream_tick_seconds = STREAM_TICK_SECONDS
 
     @property
     def manifest(self) -> Manifest:
@@ -260,11 +270,53 @@ class SimulatedNetwork(Network):
             limit=limit,
             languages=request.languages,
             since=None if request.since is None else _to_simulated(world, request.since),
+            until=None if request.until is None else _to_simulated(world, request.until),
         )
         if not posts:
             return SearchPage(mentions=(), next_cursor=request.cursor)
         mentions = tuple(self._mention(world, p) for p in posts)
         return SearchPage(mentions=mentions, next_cursor=encode_cursor(posts[-1].seq))
+
+    async def stream(self, request: StreamRequest) -> AsyncIterator[RawMention]:
+        """Pushes every new post containing a term (and in a requested language) as the world creates it.
+
+        The world moves on while a stream is open: every ``stream_tick_seconds`` it is advanced to its
+        clock's time and what it created is pushed. :meth:`drop_streams` (or an injected ``stream``
+        fault at connect time) ends streams with a ``TransientNetworkError``.
+        """
+        self.faults.check("stream")
+        terms = tuple(t for t in request.terms if t.strip())
+        if not terms:
+            raise PermanentNetworkError(NAME, "a stream needs at least one term")
+        folded = [t.casefold() for t in terms]
+        langs = set(request.languages)
+        world = self.world
+        epoch = self._stream_epoch
+        pushed: deque[Post] = deque()
+
+        def listen(post: Post) -> None:
+            if (not langs or post.language in langs) and any(t in post.folded for t in folded):
+                pushed.append(post)
+
+        world.advance()
+        world.remember_terms(terms)
+        world.add_listener(listen)
+        try:
+            while True:
+                world.advance()
+                while pushed:
+                    post = pushed.popleft()
+                    if not post.deleted:
+                        yield self._mention(world, post)
+                if self._stream_epoch != epoch:
+                    raise TransientNetworkError(NAME, "stream disconnected")
+                await asyncio.sleep(self.stream_tick_seconds)
+        finally:
+            world.remove_listener(listen)
+
+    def drop_streams(self) -> None:
+        """Disconnect every open stream (they raise ``TransientNetworkError``), like a network blip."""
+        self._stream_epoch += 1
 
     @staticmethod
     def _mention(world: SimulatedWorld, post: Post) -> RawMention:

@@ -15,6 +15,18 @@ The world is generated lazily: each call first advances it to the clock's curren
 process pays a few microseconds per simulated second and an idle one pays nothing. A long pause is
 not replayed beyond ``MAX_CATCHUP_SECONDS``. Memory is bounded: the newest ``retention`` posts are
 kept, older ones are forgotten (their ids become unknown).
+
+**History.** Ticks before the world started are *history*: :meth:`SimulatedWorld.search` with a
+``since`` before the start generates them on demand, as a pure function of ``(seed, tick)``: the
+organic posts about the brands and chatter (no cascades: history has no reshares or replies), plus,
+for each search term, posts about that term from a generator seeded with ``(seed, tick, term)``, so
+a backfill of any query finds something and every process agrees on every historical post. Sequence
+numbers of history keep the ``tick * SEQ_PER_TICK + n`` scheme: organic posts take ``n < 256``, the
+posts about a term ``n = slot * 256 + k`` with ``slot = 1 + crc32(term) % 4095`` (two terms may share
+a slot; then their posts share ids, which only a test with thousands of terms could notice).
+
+**Listeners.** :meth:`SimulatedWorld.add_listener` registers a callback that sees every post the
+moment the world creates it (push streams are built on it).
 """
 
 from __future__ import annotations
@@ -25,6 +37,7 @@ import math
 import random
 import re
 import threading
+import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -69,6 +82,9 @@ BRAND_REPLIES_MIN = 4
 BRAND_REPLIES_MEAN_EXTRA = 6.0
 BRAND_REPLY_DELAY_SECONDS = 150.0
 BRAND_SHARE_BOOST = 1.5
+#: History: organic posts take sequence offsets below this; each term's posts a block of this size.
+HISTORY_BLOCK = 256
+HISTORY_TERM_SLOTS = (SEQ_PER_TICK // HISTORY_BLOCK) - 1
 
 URL_BASE = "https://simulated.resonanz.invalid"
 
@@ -214,6 +230,7 @@ class SimulatedWorld:
         self._accounts: dict[str, Account] = {}
         self._published: OrderedDict[tuple[str, str], str] = OrderedDict()
         self._published_posts: dict[str, tuple[str, float]] = {}
+        self._listeners: list[Callable[[Post], None]] = []
 
     # ----------------------------------------------------------------- time
 
@@ -402,6 +419,8 @@ class SimulatedWorld:
         self._posts.append(post)
         self._seqs.append(seq)
         self._by_id[post.external_id] = post
+        for listener in tuple(self._listeners):
+            listener(post)
         parent_id = spec.reshare_of or spec.in_reply_to
         parent = self._by_id.get(parent_id) if parent_id else None
         if parent is not None:
@@ -536,25 +555,163 @@ class SimulatedWorld:
         limit: int,
         languages: Sequence[str] = (),
         since: datetime | None = None,
+        until: datetime | None = None,
     ) -> list[Post]:
-        """Posts containing any term (case-insensitive), after ``after_seq``, oldest first."""
+        """Posts containing any term (case-insensitive), after ``after_seq``, oldest first.
+
+        Only posts created in ``[since, until)`` (each bound optional). A ``since`` before the
+        world's start includes history (see the module docs) before the live posts.
+        """
         folded = [t.casefold() for t in terms if t.strip()]
         langs = set(languages)
         since_ts = _ts(since) if since is not None else None
+        until_ts = _ts(until) if until is not None else None
+        found: list[Post] = []
+        if since_ts is not None and since_ts < self.history_end:
+            found = self._search_history(
+                terms,
+                folded=folded,
+                langs=langs,
+                after_seq=after_seq,
+                limit=limit,
+                since_ts=since_ts,
+                until_ts=until_ts,
+            )
+            if len(found) >= limit or (until_ts is not None and until_ts <= self.history_end):
+                return found
         with self._lock:
             start = 0 if after_seq is None else bisect.bisect_right(self._seqs, after_seq)
-            found: list[Post] = []
             for i in range(start, len(self._posts)):
                 post = self._posts[i]
+                if until_ts is not None and post.created >= until_ts + TICK_SECONDS:
+                    break  # sequence numbers follow the ticks: nothing later is in range
                 if post.deleted or (langs and post.language not in langs):
                     continue
                 if since_ts is not None and post.created < since_ts:
+                    continue
+                if until_ts is not None and post.created >= until_ts:
                     continue
                 if any(t in post.folded for t in folded):
                     found.append(post)
                     if len(found) >= limit:
                         break
             return found
+
+    # --------------------------------------------------------- history
+
+    @property
+    def history_end(self) -> float:
+        """Ticks that start before this time (seconds) are history."""
+        return math.floor(self._started / TICK_SECONDS) * TICK_SECONDS
+
+    def _search_history(
+        self,
+        terms: Sequence[str],
+        *,
+        folded: Sequence[str],
+        langs: set[str],
+        after_seq: int | None,
+        limit: int,
+        since_ts: float,
+        until_ts: float | None,
+    ) -> list[Post]:
+        end = self.history_end if until_ts is None else min(self.history_end, until_ts)
+        first = math.floor(since_ts / TICK_SECONDS)
+        if after_seq is not None:
+            first = max(first, after_seq // SEQ_PER_TICK)
+        found: list[Post] = []
+        tick = first
+        while tick * TICK_SECONDS < end and len(found) < limit:
+            for post in self.history_tick(tick, terms):
+                if after_seq is not None and post.seq <= after_seq:
+                    continue
+                if not since_ts <= post.created < end or (langs and post.language not in langs):
+                    continue
+                if any(t in post.folded for t in folded):
+                    found.append(post)
+                    if len(found) >= limit:
+                        break
+            tick += 1
+        return found
+
+    def history_tick(self, tick: int, terms: Sequence[str] = ()) -> list[Post]:
+        """The historical posts of ``tick`` (organic, and about each of ``terms``), by sequence number."""
+        rng = random.Random(f"{self.seed}:history:{tick}")
+        start = tick * TICK_SECONDS
+        specs: list[tuple[float, _Spec]] = []
+        for _ in range(_poisson(rng, POSTS_PER_TICK * self.activity)):
+            at = start + rng.random() * TICK_SECONDS
+            author = rng.choice(self.population)
+            lang = author.language
+            if self.brands and rng.random() < TOPIC_SHARE:
+                topic = rng.choice(self.brands)
+                crisis = self.crisis_at(datetime.fromtimestamp(at, UTC))
+                sentiment = self._pick_sentiment(rng, crisis is not None and crisis.brand == topic)
+                text = self._render(rng, rng.choice(content.BRAND_POSTS[(lang, sentiment)]), lang, topic)
+                specs.append((at, _Spec(author, text, lang, sentiment, topic=topic)))
+            else:
+                text = self._render(rng, rng.choice(content.CHATTER[lang]), lang, None)
+                specs.append((at, _Spec(author, text, lang, Sentiment.NEUTRAL)))
+        specs.sort(key=lambda item: item[0])
+        posts = [self._history_post(spec, at, tick * SEQ_PER_TICK + n) for n, (at, spec) in enumerate(specs)]
+        for term in dict.fromkeys(" ".join(t.split()) for t in terms if t.strip()):
+            posts.extend(self._history_term_posts(tick, term))
+        return posts
+
+    def _history_term_posts(self, tick: int, term: str) -> list[Post]:
+        key = term.casefold()
+        rng = random.Random(f"{self.seed}:history:{tick}:{key}")
+        slot = 1 + zlib.crc32(key.encode()) % HISTORY_TERM_SLOTS
+        start = tick * TICK_SECONDS
+        mean = POSTS_PER_TICK * self.activity * TOPIC_SHARE * TERM_SHARE
+        specs = []
+        for _ in range(min(HISTORY_BLOCK, _poisson(rng, mean))):
+            at = start + rng.random() * TICK_SECONDS
+            author = rng.choice(self.population)
+            lang = author.language
+            sentiment = self._pick_sentiment(rng, False)
+            text = self._render(rng, rng.choice(content.BRAND_POSTS[(lang, sentiment)]), lang, term)
+            specs.append((at, _Spec(author, text, lang, sentiment, topic=term)))
+        specs.sort(key=lambda item: item[0])
+        base = tick * SEQ_PER_TICK + slot * HISTORY_BLOCK
+        return [self._history_post(spec, at, base + k) for k, (at, spec) in enumerate(specs)]
+
+    def _history_post(self, spec: _Spec, at: float, seq: int) -> Post:
+        rng = random.Random(f"{self.seed}:post:{seq}")
+        reach = spec.author.followers
+        expected_likes = 0.03 * reach**0.9 * spec.boost + 0.5
+        return Post(
+            seq=seq,
+            external_id=str(seq),
+            author=spec.author,
+            text=spec.text,
+            created=at,
+            language=spec.language,
+            sentiment=spec.sentiment,
+            topic=spec.topic,
+            crisis=spec.crisis,
+            in_reply_to=None,
+            reshare_of=None,
+            depth=0,
+            likes_total=int(rng.lognormvariate(math.log(expected_likes), 0.5)),
+            views_total=int(reach * rng.uniform(0.2, 0.8)) + 10,
+            hashtags=tuple(dict.fromkeys(_HASHTAG.findall(spec.text))),
+            mentions=tuple(dict.fromkeys(_MENTION.findall(spec.text))),
+            links=tuple(dict.fromkeys(_LINK.findall(spec.text))),
+            folded=spec.text.casefold(),
+        )
+
+    # --------------------------------------------------------- listeners
+
+    def add_listener(self, listener: Callable[[Post], None]) -> None:
+        """Call ``listener(post)`` for every post the world creates from now on."""
+        with self._lock:
+            self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[Post], None]) -> None:
+        with self._lock:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
 
     def counts(self, post: Post) -> Counts:
         """Engagement of ``post`` now: likes and views grow towards their totals, shares and replies count."""

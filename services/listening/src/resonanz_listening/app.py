@@ -20,11 +20,14 @@ from resonanz_sdk.plugins import PluginManager
 from resonanz_sdk.settings import Settings
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from resonanz_listening.backfill import BackfillRunner, build_runner
+from resonanz_listening.collection_rpc import CollectionApi
 from resonanz_listening.collector import Collector, build_collector
 from resonanz_listening.engagement import EngagementTracker, Schedule, parse_schedule
 from resonanz_listening.ingest import Ingestor
 from resonanz_listening.migrate import upgrade_database
 from resonanz_listening.outbox import OutboxRelay
+from resonanz_listening.rate_budget import Budgets
 from resonanz_listening.retention import RetentionPruner
 from resonanz_listening.servicer import ListeningServicer
 from resonanz_listening.signal import MentionSignal
@@ -50,6 +53,10 @@ class ListeningApp:
         self._stopping = asyncio.Event()
         self._signal = MentionSignal()
         self.collector: Collector | None = None
+        # L1: historical backfill and the collection RPCs' dependencies.
+        self.backfill_runner: BackfillRunner | None = None
+        self._backfill_task: asyncio.Task[None] | None = None
+        self.collection_api: CollectionApi | None = None
         # L2: mention history (retention pruner, engagement tracker and its publish.results consumer).
         self.engagement: EngagementTracker | None = None
         self.pruner: RetentionPruner | None = None
@@ -98,17 +105,35 @@ class ListeningApp:
         store = ListeningStore(sessions)
         networks = self.plugins.networks
         self._start_history(settings, sessions, relay, networks)
+        # L1: collection (leases, paging, budgets, streams) and historical backfill, one budget per network.
+        ingestor = Ingestor(sessions, hooks=self._history_hooks)
+        budgets = Budgets(networks)
         self.collector = build_collector(
             settings,
             sessions,
             store=store,
-            ingestor=Ingestor(sessions, hooks=self._history_hooks),
+            ingestor=ingestor,
             relay=relay,
             networks=networks,
             signal=self._signal,
+            budgets=budgets,
         )
+        self.backfill_runner = build_runner(
+            settings,
+            sessions,
+            replica_id=self.collector.leases.replica_id,
+            ingestor=ingestor,
+            relay=relay,
+            networks=networks,
+            budgets=budgets,
+            signal=self._signal,
+        )
+        self.collection_api = CollectionApi(sessions, networks)
         self._collector_task = asyncio.create_task(
             self.collector.run(self._stopping), name="listening-collector"
+        )
+        self._backfill_task = asyncio.create_task(
+            self.backfill_runner.run(self._stopping), name="listening-backfill"
         )
         servicer = ListeningServicer(
             store, networks, self._signal, sessions=sessions, poll_interval=settings.poll_interval_seconds
@@ -197,6 +222,13 @@ class ListeningApp:
             self._collector_task = None
             if self.collector is not None:
                 await self.collector.shutdown()  # releases the leases at once
+        if self._backfill_task is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._backfill_task, timeout=30)
+            self._backfill_task = None
+            if self.backfill_runner is not None:
+                with contextlib.suppress(Exception):
+                    await self.backfill_runner.release()  # another replica resumes the jobs at once
         await self._stop_history()
         if self._producer is not None:
             with contextlib.suppress(Exception):
