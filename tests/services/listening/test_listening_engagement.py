@@ -338,7 +338,7 @@ async def test_the_app_tracks_published_posts_end_to_end(
                 unsent = await session.scalar(
                     select(func.count()).select_from(OutboxRow).where(OutboxRow.sent.is_(False))
                 )
-            return unsent == 0
+            return bool(unsent == 0)
 
         await eventually(all_sent)
     finally:
