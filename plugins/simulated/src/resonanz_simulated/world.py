@@ -654,8 +654,10 @@ class SimulatedWorld:
                 specs.append((at, _Spec(author, text, lang, Sentiment.NEUTRAL)))
         specs.sort(key=lambda item: item[0])
         posts = [self._history_post(spec, at, tick * SEQ_PER_TICK + n) for n, (at, spec) in enumerate(specs)]
-        for term in dict.fromkeys(" ".join(t.split()) for t in terms if t.strip()):
+        unique = {" ".join(t.split()).casefold(): " ".join(t.split()) for t in terms if t.strip()}
+        for term in unique.values():
             posts.extend(self._history_term_posts(tick, term))
+        posts.sort(key=lambda post: post.seq)  # cursors are sequence numbers
         return posts
 
     def _history_term_posts(self, tick: int, term: str) -> list[Post]:
