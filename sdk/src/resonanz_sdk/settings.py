@@ -296,6 +296,23 @@ class Settings(BaseSettings):
         description="How long a replica owns the due posts it claimed; after that another may take them.",
     )
 
+    sentiment_scorer: str = Field(
+        default="linear-v1",
+        description="Sentiment scorer of the scoring service, by registered name: 'linear-v1' (the "
+        "trained model shipped in the package), 'lexicon-v1' (the word-list baseline) or one a "
+        "'resonanz.scorers' plugin registers.",
+    )
+    sentiment_model: Path | None = Field(
+        default=None,
+        description="Artefact of the 'linear-v1' scorer (a .npz from 'make train-sentiment'); unset: "
+        "the one shipped in resonanz-scoring.",
+    )
+    sentiment_data_dir: Path | None = Field(
+        default=None,
+        description="Labelled sentiment corpora for 'make train-sentiment' / 'make eval-sentiment'; "
+        "unset: ../shared/data/sentiment relative to the repository root.",
+    )
+
     def database_url_for(self, service: str) -> str:
         """The database URL a service uses: the shared one, or its own SQLite file."""
         if self.database_url:

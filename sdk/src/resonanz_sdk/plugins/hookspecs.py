@@ -1,4 +1,4 @@
-"""Hook specifications for network plugins.
+"""Hook specifications for network plugins (and, below, scorer plugins).
 
 A plugin is a module (or object) registered through the ``resonanz.networks`` entry-point group that
 implements one or more of these hooks with ``@hookimpl``. Hooks only *register* objects; the
@@ -23,6 +23,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from resonanz_sdk.network import Network
+    from resonanz_sdk.scoring import SentimentScorer
 
 PROJECT_NAME = "resonanz"
 
@@ -40,4 +41,30 @@ def register_networks(register: Callable[[Network], None]) -> None:
     Called once, when the plugin manager loads plugins at process start. Do no network I/O here:
     read settings and build objects only; connect lazily in the network's async methods.
     All plugins' implementations are called (this hook is not ``firstresult``).
+    """
+
+
+#: What a scorer plugin registers: a name ("acme-bert") and a factory building the scorer. The
+#: factory runs only when that scorer is selected, so an unused GPU model is never loaded.
+ScorerFactory = Callable[[], "SentimentScorer"]
+
+
+@hookspec
+def register_scorers(register: Callable[[str, ScorerFactory], None]) -> None:
+    """Register the sentiment scorers this plugin provides (entry-point group ``resonanz.scorers``).
+
+    :param register: Call it once per scorer with ``register(name, factory)``; ``name`` is what
+        ``RESONANZ_SENTIMENT_SCORER`` selects (lower-case letters, digits, ``.``, ``_``, ``-``) and
+        ``factory()`` returns a :class:`~resonanz_sdk.scoring.SentimentScorer`. Registering a name
+        that is already registered is an error that names both plugins.
+
+    Called once, when the scorer plugin manager loads plugins. Do not load models here: the factory
+    does that, and only for the selected scorer. Example, with ``[project.entry-points.
+    "resonanz.scorers"] acme = "acme_scorer.plugin"``::
+
+        from resonanz_sdk.plugins import hookimpl
+
+        @hookimpl
+        def register_scorers(register):
+            register("acme-bert", AcmeBertScorer)
     """
