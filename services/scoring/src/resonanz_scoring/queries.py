@@ -112,12 +112,12 @@ async def scored_mentions_page(
 ) -> Sequence[Any]:
     """Up to ``limit`` rows of ``scoring_mentions`` for the label, newest first, after a keyset position
     ``(occurred_at, mention_id)``, with the size and structural virality of the mention's cascade
-    (``cascade_size`` 1 and ``structural_virality`` 0 for a mention in no cascade)."""
+    (both 0 for a mention in no cascade, as in the ``mentions.scored`` event of a lone mention)."""
     ml, members, cascades = mention_labels, CASCADE_MEMBERS, CASCADES
     query = (
         select(
             mentions,
-            func.coalesce(cascades.c.size, 1).label("cascade_size"),
+            func.coalesce(cascades.c.size, 0).label("cascade_size"),
             func.coalesce(cascades.c.structural_virality, 0.0).label("structural_virality"),
         )
         .join(ml, and_(ml.c.tenant == mentions.c.tenant, ml.c.mention_id == mentions.c.mention_id))
