@@ -20,10 +20,10 @@ __all__ = ["EXTENSIONS", "ExtensionSpec", "load_extension", "register_extensions
 
 EXTENSIONS: tuple[str, ...] = (
     "resonanz_scoring.streams.engagement:register",
-    # Cascades, crisis alerts, campaigns and own posts add their lines here:
-    # "resonanz_scoring.streams.cascades:register",
-    # "resonanz_scoring.streams.crisis:register",
-    # "resonanz_scoring.streams.campaigns:register",
+    # Cascades, crisis alerts, campaigns and own posts (docs/scoring/aggregates.md):
+    "resonanz_scoring.streams.cascades:register",
+    "resonanz_scoring.streams.crisis:register",
+    "resonanz_scoring.streams.campaigns:register",
 )
 
 
