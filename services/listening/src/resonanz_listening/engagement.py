@@ -313,11 +313,14 @@ class EngagementTracker:
         """Give claims back untouched (the rows stay due)."""
         if not items:
             return
+        by_token: dict[str | None, list[int]] = defaultdict(list)
+        for item in items:
+            by_token[item.claim_token].append(item.id)
         async with self._sessions() as session, session.begin():
-            for item in items:
+            for token, ids in by_token.items():
                 await session.execute(
                     update(TrackedItemRow)
-                    .where(TrackedItemRow.id == item.id, TrackedItemRow.claim_token == item.claim_token)
+                    .where(TrackedItemRow.id.in_(ids), TrackedItemRow.claim_token == token)
                     .values(claim_token=None, claimed_until=None)
                 )
 
