@@ -155,7 +155,7 @@ async def test_a_negative_wave_over_a_steady_baseline_raises_exactly_one_alert(
     envelope = events_pb2.EventEnvelope.FromString(records[0].value)
     assert envelope.alert == alert
     assert envelope.event_id == alert.id
-    assert records[0].key == b"acme\x00Acme"
+    assert records[0].key == b"acme:Acme"
 
 
 async def test_noise_raises_nothing_and_two_separate_waves_raise_two(

@@ -314,7 +314,7 @@ class AlertSink:
             envelope = new_envelope(alert.tenant, alert)
             envelope.event_id = alert.id
             envelope.occurred_at.CopyFrom(alert.raised_at)
-            envelopes.append((_key(alert.tenant, alert.label), envelope))
+            envelopes.append((f"{alert.tenant}:{alert.label}", envelope))  # the key events.proto states
         await self.producer.publish_many(Topic.ALERTS, envelopes)
 
 
