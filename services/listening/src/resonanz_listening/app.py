@@ -136,7 +136,12 @@ class ListeningApp:
             self.backfill_runner.run(self._stopping), name="listening-backfill"
         )
         servicer = ListeningServicer(
-            store, networks, self._signal, sessions=sessions, poll_interval=settings.poll_interval_seconds
+            store,
+            networks,
+            self._signal,
+            sessions=sessions,
+            poll_interval=settings.poll_interval_seconds,
+            collection=self.collection_api,
         )
         self._server = GrpcServer(
             host=settings.grpc_host,
@@ -168,7 +173,7 @@ class ListeningApp:
             track_mentions=settings.engagement_track_mentions,
         )
         retention = timedelta(days=settings.mention_retention_days)
-        self._history_hooks = HistoryHooks(retention=retention, track=self.engagement.track_mention)
+        self._history_hooks = HistoryHooks(retention=retention, track=self.engagement.track_mentions)
         self.pruner = RetentionPruner(
             sessions,
             retention=retention,

@@ -33,7 +33,7 @@ class QueryHooks(Protocol):
     Called after the change committed; idempotent, tenant scoped.
     """
 
-    async def query_updated(self, tenant: str, query_id: str, reset_cursors: bool) -> None:
+    async def query_updated(self, tenant: str, query_id: str, *, reset_cursors: bool) -> None:
         """Clear a paused/backed-off collection state; ``reset_cursors``: the search changed."""
 
     async def query_deleted(self, tenant: str, query_id: str) -> None:
@@ -105,7 +105,9 @@ class QueryRpcMixin:
         if outcome.cursors_reset:
             log.info("query %s: search terms or languages changed, its cursors were reset", request.query_id)
         if self._query_hooks is not None:
-            await self._query_hooks.query_updated(tenant, request.query_id, outcome.cursors_reset)
+            await self._query_hooks.query_updated(
+                tenant, request.query_id, reset_cursors=outcome.cursors_reset
+            )
         return pb.UpdateQueryResponse(query=convert.query_to_proto(outcome.row))
 
     async def DeleteQuery(self, request: pb.DeleteQueryRequest, context: Context) -> pb.DeleteQueryResponse:  # noqa: N802 - gRPC method name
