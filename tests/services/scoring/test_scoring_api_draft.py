@@ -13,10 +13,15 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from resonanz.common.v1 import score_pb2
 from resonanz.scoring.v1 import scoring_service_pb2 as pb
 from resonanz_scoring.aggregate_models import CampaignMentionRow, CampaignTermRow, OwnPostRow
+from resonanz_scoring.api import build_servicer
+from resonanz_scoring.api_roles import ListeningLabelRoles
 from resonanz_scoring.language import LanguageIdentifierService
 from resonanz_scoring.lexicon import LexiconScorer
 from resonanz_scoring.scorer import MentionScorer
+from resonanz_sdk.db import create_engine
 from resonanz_sdk.manifest import Feature, Manifest, TextRules
+from resonanz_sdk.plugins import PluginManager
+from resonanz_sdk.settings import Settings
 from resonanz_simulated.network import MANIFEST as SIMULATED
 from scoring_api_support import (
     META,
@@ -239,3 +244,18 @@ async def test_campaign_report_validation(api: Api) -> None:
         )
     )
     assert [v.field for v in found] == ["campaign_id", "until"]
+
+
+async def test_build_servicer_advises_on_the_loaded_plugins(database_url: str, scorer: MentionScorer) -> None:
+    plugins = PluginManager.from_setting("simulated")
+    plugins.load_entry_points()
+    engine = create_engine(database_url)
+    servicer = build_servicer(Settings(database_url=database_url, listening_port=1), engine, plugins, scorer)
+    try:
+        assert [m.network for m in servicer.deps.manifests()] == ["simulated"]
+        assert servicer.deps.scorer is scorer
+        assert isinstance(servicer.deps.label_roles, ListeningLabelRoles)
+    finally:
+        await servicer.aclose()
+        await plugins.aclose()
+        await engine.dispose()
