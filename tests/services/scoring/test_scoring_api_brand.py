@@ -18,6 +18,7 @@ from scoring_api_support import (
     OTHER,
     OTHER_META,
     POSITIVE,
+    TENANT,
     Api,
     api,
     duration,
@@ -247,7 +248,13 @@ async def test_timeline_validation(api: Api) -> None:
 
 async def _roles(tenant: str) -> Mapping[str, mention_pb2.QueryRole.ValueType]:
     """Stands in for the listening service's query roles (its own client is tested against it)."""
-    return {"acme": mention_pb2.QUERY_ROLE_BRAND, "globex": mention_pb2.QUERY_ROLE_COMPETITOR}
+    if tenant != TENANT:
+        return {}
+    return {
+        "acme": mention_pb2.QUERY_ROLE_BRAND,
+        "globex": mention_pb2.QUERY_ROLE_COMPETITOR,
+        "hooli": mention_pb2.QUERY_ROLE_COMPETITOR,
+    }
 
 
 @pytest.fixture
@@ -278,11 +285,17 @@ async def test_share_of_voice_ranks_every_label(api_with_roles: Api) -> None:
         ("acme", mention_pb2.QUERY_ROLE_BRAND, 3, 100, round(3 / 5, 4), 0.2),
         ("globex", mention_pb2.QUERY_ROLE_COMPETITOR, 1, 300, 0.2, 0.6),
         ("initech", mention_pb2.QUERY_ROLE_UNSPECIFIED, 1, 100, 0.2, 0.2),
+        ("hooli", mention_pb2.QUERY_ROLE_COMPETITOR, 0, 0, 0.0, 0.0),  # a competitor nobody mentioned
     ]
     assert response.labels[0].net_sentiment == pytest.approx(1 / 3)
     assert response.labels[1].net_sentiment == -1.0
     week = await api.stub.GetShareOfVoice(pb.GetShareOfVoiceRequest(window=duration(days=7)), metadata=META)
-    assert {s.label: s.mention_count for s in week.labels} == {"acme": 3, "initech": 2, "globex": 1}
+    assert {s.label: s.mention_count for s in week.labels} == {
+        "acme": 3,
+        "initech": 2,
+        "globex": 1,
+        "hooli": 0,
+    }
     theirs = await api.stub.GetShareOfVoice(pb.GetShareOfVoiceRequest(), metadata=OTHER_META)
     assert [(s.label, s.mention_count, s.share_of_voice) for s in theirs.labels] == [("globex", 1, 1.0)]
 

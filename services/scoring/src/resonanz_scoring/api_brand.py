@@ -23,7 +23,7 @@ from resonanz_scoring.api_common import (
 )
 from resonanz_scoring.convert import scored_mention_from_row
 from resonanz_scoring.queries import brand_aggregate, scored_mentions_page
-from resonanz_scoring.queries_timeline import brand_timeline, label_totals
+from resonanz_scoring.queries_timeline import LabelTotals, brand_timeline, label_totals
 
 #: GetBrandScores and GetShareOfVoice: window when unset.
 DEFAULT_WINDOW = timedelta(hours=24)
@@ -168,6 +168,9 @@ class BrandHandlers:
         response = pb.GetShareOfVoiceResponse()
         set_timestamp(response.window_start, start)
         set_timestamp(response.window_end, end)
+        # brand and competitor labels without mentions in the window are listed too, at 0
+        seen = {t.label for t in totals}
+        totals += [LabelTotals(label, 0, 0, 0, 0) for label in sorted(roles) if label not in seen]
         for t in sorted(totals, key=lambda t: (-t.mention_count, -t.reach, t.label)):
             response.labels.add(
                 label=t.label,
