@@ -24,6 +24,8 @@ from resonanz_sdk.network import Network
 
 #: Share of a limit that may be spent in one burst; the rest refills evenly over the window.
 BURST_SHARE = 0.1
+#: Token shortfalls below this count as none (floating-point refill arithmetic).
+_EPSILON = 1e-9
 
 
 def backoff_delay(
@@ -77,7 +79,7 @@ class TokenBucket:
         """Seconds until ``n`` tokens are available (0 when they are now)."""
         self._refill()
         missing = min(n, self.capacity) - self.tokens
-        return 0.0 if missing <= 0 else missing / self.rate
+        return 0.0 if missing <= _EPSILON else missing / self.rate
 
     def take(self, n: float = 1.0) -> None:
         self._refill()
