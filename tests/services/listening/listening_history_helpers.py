@@ -25,7 +25,7 @@ from resonanz_listening.ingest import Ingestor, SearchResult
 from resonanz_listening.mention_rpc import MentionRpcMixin
 from resonanz_listening.models import QueryRow
 from resonanz_listening.signal import MentionSignal
-from resonanz_listening.store import HistoryHooks, ListeningStore, TrackMention
+from resonanz_listening.store import HistoryHooks, ListeningStore, TrackMentions
 from resonanz_sdk.db import create_engine, session_factory
 from resonanz_sdk.grpc import GrpcServer
 from resonanz_sdk.network import AuthorInfo, Engagement, RawMention
@@ -131,7 +131,7 @@ async def open_history(
     *,
     serve: bool = True,
     retention: timedelta | None = None,
-    track: TrackMention | None = None,
+    track: TrackMentions | None = None,
     clock: Callable[[], datetime] | None = None,
 ) -> History:
     engine = create_engine(database_url)

@@ -216,7 +216,7 @@ async def test_mentions_are_tracked_and_unchanged_counts_emit_nothing(history: H
     fixed = FixedCountsNetwork()
     other = FixedCountsNetwork("noengagement", engagement=False)
     tracker = tracker_for(history, clock, {"fixed": fixed, "noengagement": other})
-    history.hooks._track = tracker.track_mention  # the app wires it the same way
+    history.hooks._track = tracker.track_mentions  # the app wires it the same way
     counts = Engagement(likes=5, shares=1, views=50)
     mention = raw("acme rocks", published_at=START, external_id="m1", engagement=counts)
     old = raw("acme old", published_at=START - timedelta(days=1), external_id="m2")
@@ -246,7 +246,7 @@ async def test_a_429_keeps_the_schedule(history: History) -> None:
     clock = ManualClock(START)
     fixed = FixedCountsNetwork()
     tracker = tracker_for(history, clock, {"fixed": fixed})
-    history.hooks._track = tracker.track_mention
+    history.hooks._track = tracker.track_mentions
     await history.ingest(
         "acme", [raw("acme", published_at=START, external_id=f"r{i}") for i in range(3)], network="fixed"
     )
@@ -269,7 +269,7 @@ async def test_one_replica_claims_a_due_post(history: History) -> None:
     fixed = FixedCountsNetwork()
     first = tracker_for(history, clock, {"fixed": fixed})
     second = tracker_for(history, clock, {"fixed": fixed})
-    history.hooks._track = first.track_mention
+    history.hooks._track = first.track_mentions
     await history.ingest("acme", [raw("acme", published_at=START, external_id="c1")], network="fixed")
     clock.set(START + timedelta(seconds=301))
     claimed = await first._claim_due(clock.now(), 10)

@@ -6,7 +6,7 @@ What is tracked (one ``listening_tracked_items`` row per tenant, network and pos
 * the brand's own posts: every ``PublishResult`` with status PUBLISHED on ``publish.results``
   (consumed with the sdk ``EventConsumer``; upserting the row makes redelivery harmless);
 * collected mentions (``RESONANZ_ENGAGEMENT_TRACK_MENTIONS``): the ingest transaction that stores
-  a new mention inserts its row (:meth:`EngagementTracker.track_mention`, a history hook), with
+  new mentions inserts their rows (:meth:`EngagementTracker.track_mentions`, a history hook), with
   the counts seen at collection as the last known counts.
 
 Only networks whose manifest has ``Feature.ENGAGEMENT`` are tracked. The schedule
@@ -62,7 +62,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from resonanz_listening import convert
-from resonanz_listening.models import MentionRow, OutboxRow, TrackedItemRow
+from resonanz_listening.models import OutboxRow, TrackedItemRow
 
 log = logging.getLogger(__name__)
 
@@ -176,40 +176,49 @@ class EngagementTracker:
 
     # -- what is tracked ---------------------------------------------------------------------
 
-    async def track_mention(self, session: AsyncSession, row: MentionRow, mention: Mention) -> None:
-        """History hook: track a newly stored mention (same transaction)."""
-        if not self._track_mentions or not self.tracks(mention.network):
+    async def track_mentions(self, session: AsyncSession, mentions: Sequence[Mention]) -> None:
+        """History hook: track newly stored mentions (same transaction, one statement per 500)."""
+        if not self._track_mentions:
             return
         now = self._clock()
-        published = convert.from_timestamp(mention.published_at)
-        due = self.schedule.next_after(published, now)
-        if due is None:
-            return
-        likes, shares, replies, quotes, views = _counts(mention.engagement)
-        stmt = (
-            _insert(session.get_bind().dialect.name)(TrackedItemRow)
-            .values(
-                tenant=mention.tenant,
-                network=mention.network,
-                external_id=mention.external_id,
-                subject=EngagementSubject.ENGAGEMENT_SUBJECT_MENTION,
-                post_id="",
-                campaign_id="",
-                account="",
-                published_at=published,
-                tracked_at=now,
-                next_refresh_at=due,
-                refreshes=0,
-                likes=likes,
-                shares=shares,
-                replies=replies,
-                quotes=quotes,
-                views=views,
-                measured_at=now,
+        rows: list[dict[str, Any]] = []
+        for mention in mentions:
+            if not self.tracks(mention.network):
+                continue
+            published = convert.from_timestamp(mention.published_at)
+            due = self.schedule.next_after(published, now)
+            if due is None:
+                continue
+            likes, shares, replies, quotes, views = _counts(mention.engagement)
+            rows.append(
+                {
+                    "tenant": mention.tenant,
+                    "network": mention.network,
+                    "external_id": mention.external_id,
+                    "subject": EngagementSubject.ENGAGEMENT_SUBJECT_MENTION,
+                    "post_id": "",
+                    "campaign_id": "",
+                    "account": "",
+                    "published_at": published,
+                    "tracked_at": now,
+                    "next_refresh_at": due,
+                    "refreshes": 0,
+                    "likes": likes,
+                    "shares": shares,
+                    "replies": replies,
+                    "quotes": quotes,
+                    "views": views,
+                    "measured_at": now,
+                }
             )
-            .on_conflict_do_nothing(index_elements=["tenant", "network", "external_id"])
-        )
-        await session.execute(stmt)
+        insert = _insert(session.get_bind().dialect.name)
+        for start in range(0, len(rows), 500):
+            # The brand's own post may be tracked already (publish.results came first): keep that row.
+            await session.execute(
+                insert(TrackedItemRow)
+                .values(rows[start : start + 500])
+                .on_conflict_do_nothing(index_elements=["tenant", "network", "external_id"])
+            )
 
     async def handle_publish_results(self, events: Sequence[ReceivedEvent]) -> None:
         """``publish.results`` batch handler: track every PUBLISHED post (idempotent upserts)."""

@@ -132,6 +132,7 @@ class Ingestor:
             for tenant in sorted(tenants):
                 items = {mid: p for (t, mid), p in pending.items() if t == tenant}
                 await self._store_tenant(session, tenant, items, collected_at, outcome)
+            await self._hooks.finish(session)  # L2: batched work for the new mentions
             if extra is not None:
                 await extra(session, outcome)
         return outcome

@@ -185,7 +185,10 @@ class SearchPosition:
 #: Key of the PostgreSQL advisory lock that serialises mention-writing transactions (see HistoryHooks).
 MENTION_WRITE_LOCK = 0x5245_534F_4C53_4E31  # "RESOLSN1"
 
-TrackMention = Callable[[AsyncSession, MentionRow, Mention], Awaitable[None]]
+#: Starts tracking new mentions, in the transaction that stores them (one call per transaction).
+TrackMentions = Callable[[AsyncSession, Sequence[Mention]], Awaitable[None]]
+
+_STORED = "resonanz_listening.stored_mentions"
 
 
 class HistoryHooks:
@@ -197,15 +200,16 @@ class HistoryHooks:
       so resuming after a cursor neither skips nor repeats. (SQLite has one writer at a time anyway.)
     * :meth:`keep`: mentions published before the retention horizon are not stored: the pruner may
       have deleted them already, and storing them again would send them to ``mentions.raw`` twice.
-    * :meth:`stored`: a new mention: its query-id rows (for ``query_ids`` filters) and, when engagement
-      tracking is on, its tracked item; :meth:`merged`: query ids added to a stored mention.
+    * :meth:`stored`: a new mention: its query-id rows (for ``query_ids`` filters); :meth:`finish`,
+      last in the transaction: the tracked items of all its new mentions, in one statement
+      (engagement tracking); :meth:`merged`: query ids added to a stored mention.
     """
 
     def __init__(
         self,
         *,
         retention: timedelta | None = None,
-        track: TrackMention | None = None,
+        track: TrackMentions | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.retention = retention
@@ -228,7 +232,12 @@ class HistoryHooks:
             for query_id in sorted(set(mention.query_ids))
         )
         if self._track is not None:
-            await self._track(session, row, mention)
+            session.info.setdefault(_STORED, []).append(mention)
+
+    async def finish(self, session: AsyncSession) -> None:
+        stored: list[Mention] = session.info.pop(_STORED, [])
+        if stored and self._track is not None:
+            await self._track(session, stored)
 
     async def merged(self, session: AsyncSession, row: MentionRow, added_query_ids: Iterable[str]) -> None:
         session.add_all(
