@@ -103,20 +103,20 @@ def dashboard(
     console = render.stdout()
     shown = 0
     with handled("scoring", clients.config.scoring_addr):
-        while True:
-            data = snapshot(clients, label, window)
-            if as_json:
-                print_json(data.as_json())
-                return
-            if watch is not None:
-                console.clear()
-            console.print(
-                render_scores.dashboard(data.scores, data.timeline, data.share, data.authors, data.alerts)
-            )
-            shown += 1
-            if watch is None or (refreshes is not None and shown >= refreshes):
-                return
-            try:
+        try:
+            while True:
+                data = snapshot(clients, label, window)
+                if as_json:
+                    print_json(data.as_json())
+                    return
+                if watch is not None:
+                    console.clear()
+                console.print(
+                    render_scores.dashboard(data.scores, data.timeline, data.share, data.authors, data.alerts)
+                )
+                shown += 1
+                if watch is None or (refreshes is not None and shown >= refreshes):
+                    return
                 time.sleep(watch)
-            except KeyboardInterrupt:
-                return
+        except KeyboardInterrupt:
+            return  # Ctrl-C is how --watch ends
