@@ -138,11 +138,15 @@ async def test_stream_alerts_replays_after_since_then_goes_live(api: Api) -> Non
 
 
 async def test_stream_alerts_without_since_sends_only_new_alerts(api: Api) -> None:
-    await api.add_rows(alert_row("before", NOW - timedelta(seconds=5)), alert_row("other", NOW, label="b"))
+    # the servicer's clock is NOW: "before" and "at-start" were raised before the call, even if one
+    # is committed after the stream began
+    await api.add_rows(alert_row("before", NOW - timedelta(seconds=5)), alert_row("at-start", NOW, label="b"))
     stream = api.stub.StreamAlerts(pb.StreamAlertsRequest(), metadata=META)
-    await asyncio.sleep(0.3)  # let the stream take its first look
+    await api.add_rows(alert_row("late-old", NOW - timedelta(seconds=1), label="b"))
     await api.add_rows(alert_row("new", NOW + timedelta(seconds=1), label="b"))
     assert await _next(stream) == "new"
+    await api.add_rows(alert_row("newer", NOW + timedelta(seconds=2)))
+    assert await _next(stream) == "newer"
     stream.cancel()
 
 

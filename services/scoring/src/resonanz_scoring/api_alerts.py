@@ -2,10 +2,12 @@
 (replay after ``since``, then live).
 
 StreamAlerts reads the ``scoring_alerts`` table, which every replica can read, so a client may stream
-from any replica. While live it polls the table every ``ApiDeps.alert_poll_seconds`` (1 s by default)
-from :data:`OVERLAP` before the newest alert it has sent, and skips alerts it has already sent: an
-alert committed late by another replica, with a ``raised_at`` slightly older than one already sent,
-is still delivered, and none is delivered twice. The stream ends when the client cancels.
+from any replica. It sends the alerts raised after ``since`` (without it: after the call began, by
+their ``raised_at``). While live it polls the table every ``ApiDeps.alert_poll_seconds`` (1 s by
+default) from :data:`OVERLAP` before the newest alert it has sent (never before ``since`` or the
+start), and skips alerts it has already sent: an alert committed late by another replica, with a
+``raised_at`` slightly older than one already sent, is still delivered, and none is delivered twice.
+The stream ends when the client cancels.
 """
 
 from __future__ import annotations
@@ -70,14 +72,12 @@ class AlertHandlers:
         ]
         since = timestamp_of(v, request.since, request.HasField("since"), "since")
         v.check()
-        # Without ``since`` the alerts already there (up to OVERLAP back) are marked as sent on a
-        # first silent pass, so that only alerts raised from now on are streamed.
-        start = self.deps.clock()
-        floor = since if since is not None else start - OVERLAP
-        newest = since if since is not None else start
+        # Everything raised after ``since`` (without it: after the call began), never earlier even
+        # with the overlap of later polls.
+        floor = since if since is not None else self.deps.clock()
+        newest = floor
         lower = floor
         sent: dict[str, datetime] = {}
-        deliver = since is not None
         while True:
             after: tuple[datetime, str | None] = (lower, None)
             while True:
@@ -86,14 +86,12 @@ class AlertHandlers:
                     if alert.id in sent:
                         continue
                     sent[alert.id] = at
-                    if deliver:
-                        newest = max(newest, at)
-                        yield pb.StreamAlertsResponse(alert=alert)
+                    newest = max(newest, at)
+                    yield pb.StreamAlertsResponse(alert=alert)
                 if len(rows) < STREAM_BATCH:
                     break
                 at, last = rows[-1]
                 after = (at, last.id)
-            deliver = True
             lower = max(floor, newest - OVERLAP)
             for alert_id in [i for i, at in sent.items() if at <= lower]:
                 del sent[alert_id]
