@@ -147,3 +147,13 @@ async def test_status_of_a_query_nobody_collects(cli: RunCli, platform: Platform
     result = await cli("--tenant", "acme", "queries", "status", query.id)
     assert result.exit_code == 0, result.output
     assert "not collected anywhere yet" in result.output
+
+
+async def test_add_and_list_print_json(cli: RunCli, platform: Platform) -> None:
+    added = await cli("--tenant", "acme", "queries", "add", "acme", "-e", "acme", "-l", "acme", "--json")
+    assert added.exit_code == 0, added.output
+    query = json.loads(added.output)
+    assert query["expression"] == "acme"
+    assert query["id"] in platform.listening.queries
+    listed = await cli("--tenant", "acme", "queries", "list", "--json")
+    assert [q["id"] for q in json.loads(listed.output)] == [query["id"]]

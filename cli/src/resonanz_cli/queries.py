@@ -16,7 +16,7 @@ from resonanz_cli import backfills, render, render_listening
 from resonanz_cli.client import clients_of
 from resonanz_cli.errors import handled, stderr
 from resonanz_cli.options import parse_timestamp
-from resonanz_cli.output import JsonOpt, as_dict, print_json, show
+from resonanz_cli.output import JsonOpt, as_dict, print_json, show, show_all
 
 app = typer.Typer(
     help="Add, list, change and delete listening queries; see their collection; backfill them.",
@@ -66,6 +66,7 @@ def add(
         list[str] | None,
         typer.Option("--network", metavar="NETWORK", help="Only mentions on this network (repeatable)."),
     ] = None,
+    json_output: JsonOpt = False,
 ) -> None:
     """Add a listening query: mentions matching EXPRESSION are collected under LABEL.
 
@@ -88,11 +89,11 @@ def add(
         query = (
             clients.listening().CreateQuery(request, metadata=clients.metadata, timeout=clients.timeout).query
         )
-    render.stdout().print(render.queries_table([query]))
+    show(query, lambda q: render.queries_table([q]), as_json=json_output)
 
 
 @app.command("list")
-def list_queries(ctx: typer.Context) -> None:
+def list_queries(ctx: typer.Context, json_output: JsonOpt = False) -> None:
     """List the tenant's listening queries.
 
     Example:
@@ -113,7 +114,7 @@ def list_queries(ctx: typer.Context) -> None:
             token = response.next_page_token
             if not token or not response.queries:
                 break
-    render.stdout().print(render.queries_table(queries))
+    show_all(queries, render.queries_table, as_json=json_output)
 
 
 @app.command("delete")
