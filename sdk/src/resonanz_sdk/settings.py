@@ -198,7 +198,7 @@ class Settings(BaseSettings):
 
     # -- scoring: crisis alerts (docs/scoring/aggregates.md) -----------------------------------
     alert_bucket_seconds: float = Field(
-        default=60.0,
+        default=120.0,
         ge=1,
         description="Length of the buckets negative volume, volume and negative reach are counted in.",
     )
@@ -219,12 +219,18 @@ class Settings(BaseSettings):
         description="Weight of the newest bucket in the EWMA baseline (mean and variance).",
     )
     alert_warmup_buckets: int = Field(
-        default=10, ge=1, description="Closed buckets a label needs before it can raise an alert."
+        default=8, ge=1, description="Closed buckets a label needs before it can raise an alert."
     )
     alert_cooldown_buckets: int = Field(
         default=10,
         ge=1,
         description="After an alert, buckets that must stay below the threshold before the label re-arms.",
+    )
+    alert_corroboration_z: float = Field(
+        default=3.0,
+        ge=0,
+        description="A reach or volume spike alerts only when negative mentions are this many standard "
+        "deviations above their baseline too.",
     )
     alert_grace_seconds: float = Field(
         default=15.0,

@@ -250,3 +250,41 @@ async def test_an_undelivered_alert_is_sent_from_the_outbox(
         assert resumed.states["acme\x00Acme"]["outbox"] == []
     async with engine.connect() as conn:
         assert len((await conn.execute(select(ALERTS))).all()) == 1
+
+
+def test_pure_reshares_count_in_the_volume_not_in_the_negative_series() -> None:
+    original = item(1, T0, negative=True, reach=500)
+    reshare = item(2, T0, negative=True, reach=900)
+    reshare.mention.reshare_of_id = "1"
+    quote = item(3, T0, negative=True, reach=100)
+    quote.mention.quote_of_id = "1"  # a quote says something of its own: it counts
+    activity = label_activity_events([original, reshare, quote], BUCKET)[0][1].label_activity
+    delta = activity.buckets[0]
+    assert (delta.mentions, delta.negative, delta.negative_reach) == (3, 2, 600)
+
+
+@pytest.mark.parametrize(("corroboration", "alerts"), [(3.0, [30]), (0.0, [20, 30])])
+async def test_one_big_accounts_post_alerts_only_without_corroboration(
+    crisis_settings: Settings, sink: AlertSink, corroboration: float, alerts: list[int]
+) -> None:
+    processor = CrisisProcessor(
+        {},
+        sink,
+        spike_config(crisis_settings),
+        grace=timedelta(seconds=10),
+        corroboration_z=corroboration,
+        clock=Clock(T0 + timedelta(hours=2)),
+    )
+    batches = wave(40, crisis=range(30, 33))
+    # Bucket 20: five negative mentions (a little above the usual 1-3), one of them by an account with
+    # millions of followers: the negative reach spikes, the negative count does not.
+    at = T0 + 20 * BUCKET
+    batches[20] = [
+        item(90_000 + i, at, negative=i < 5, reach=5_000_000 if i == 0 else 100) for i in range(20)
+    ]
+    raised = await feed(processor, batches)
+    assert [a.window_start.ToDatetime(tzinfo=UTC) for a in raised] == [T0 + b * BUCKET for b in alerts]
+    expected = (
+        events_pb2.ALERT_KIND_NEGATIVE_SPIKE if corroboration else events_pb2.ALERT_KIND_NEGATIVE_REACH_SPIKE
+    )
+    assert raised[0].kind == expected

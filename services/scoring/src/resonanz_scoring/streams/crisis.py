@@ -17,10 +17,16 @@ Closing buckets
     closed bucket are late and not counted (a backfill of old mentions does not raise alerts).
 
 One crisis, one alert
-    A bucket raises an alert when at least one series spikes while all three detectors of the label
-    were armed (no series in cooldown). The alert's kind is the strongest series that spiked
-    (negative count, then negative reach, then volume); its id is deterministic (uuid5 of tenant,
-    label, kind and bucket start), so a re-emission is de-duplicated downstream and in the database.
+    Negative mentions that are pure reshares count in the volume only (a reshare repeats a voice; its
+    audience is in the original's reach). A closed bucket raises an alert when the label is armed and
+    the negative count spikes, or the negative reach or the volume spikes while the negative count is
+    at least ``RESONANZ_ALERT_CORROBORATION_Z`` standard deviations above its baseline too (one big
+    account's post or positive buzz is no crisis). The alert's kind is the strongest series that
+    spiked (negative count, then negative reach, then volume); its id is deterministic (uuid5 of
+    tenant, label, kind and bucket start), so a re-emission is de-duplicated downstream and in the
+    database. The label is then disarmed until ``RESONANZ_ALERT_COOLDOWN_BUCKETS`` buckets in a row
+    (empty ones included) are calm: no series spiking with corroboration and the negative count below
+    the z threshold.
 
 Delivery
     An alert is first written to the state's outbox (table), then to the database (insert-or-ignore)
@@ -154,7 +160,9 @@ def label_activity_events(
             continue
         at = occurred_at(item.mention, item.score.scored_at.ToDatetime(tzinfo=UTC))
         start = align(at, bucket)
-        negative = item.score.sentiment == NEGATIVE
+        # A pure reshare repeats a voice, it adds none: it counts in the volume, not in the negative
+        # series (its audience is in the original's estimated reach already).
+        negative = item.score.sentiment == NEGATIVE and not item.mention.reshare_of_id
         reach = max(0, item.score.estimated_reach)
         for label in labels:
             key = (item.tenant, label)
@@ -232,6 +240,9 @@ class LabelState:
     recent_events: list[str] = field(default_factory=list)
     #: Serialised Alerts not yet confirmed in the database and on Kafka.
     outbox: list[str] = field(default_factory=list)
+    #: The label may raise an alert (False from an alert until ``calm`` reaches the cooldown).
+    armed: bool = True
+    calm: int = 0
 
     @classmethod
     def new(cls, config: SpikeConfig) -> LabelState:
@@ -250,6 +261,8 @@ class LabelState:
             "partition": self.partition,
             "recent_events": self.recent_events,
             "outbox": self.outbox,
+            "armed": self.armed,
+            "calm": self.calm,
         }
 
     @classmethod
@@ -268,11 +281,9 @@ class LabelState:
             partition=int(state["partition"]),
             recent_events=list(state["recent_events"]),
             outbox=list(state["outbox"]),
+            armed=bool(state.get("armed", True)),
+            calm=int(state.get("calm", 0)),
         )
-
-    @property
-    def armed(self) -> bool:
-        return all(d.armed for d in self.detectors.values())
 
 
 # -- the agent ------------------------------------------------------------------------------------
@@ -331,12 +342,14 @@ class CrisisProcessor:
         config: SpikeConfig,
         *,
         grace: timedelta,
+        corroboration_z: float = 3.0,
         clock: Any = None,
     ) -> None:
         self.states = states
         self.sink = sink
         self.config = config
         self.grace = grace
+        self.corroboration_z = corroboration_z
         self.clock = clock or (lambda: datetime.now(UTC))
 
     def _load(self, key: str) -> LabelState:
@@ -403,6 +416,8 @@ class CrisisProcessor:
             if start + bucket_us + grace_us > until_us:
                 break
             bucket = state.open.pop(start)
+            if state.closed_until is not None and not state.armed:
+                state.calm += max(0, (start - state.closed_until) // bucket_us)  # empty buckets are calm
             state.closed_until = start + bucket_us
             alert = self._observe(tenant, label, state, start=start, bucket=bucket, now=now)
             if alert is not None:
@@ -411,8 +426,9 @@ class CrisisProcessor:
     def _observe(
         self, tenant: str, label: str, state: LabelState, *, start: int, bucket: OpenBucket, now: datetime
     ) -> events_pb2.Alert | None:
-        armed = state.armed
         when = _dt(start)
+        negative = state.detectors["negative"]
+        negative_z = (bucket.negative - negative.baseline) / negative.std()
         values = {
             "negative": (float(bucket.negative), bucket.negative),
             "negative_reach": (float(bucket.negative_reach), bucket.negative),
@@ -424,8 +440,21 @@ class CrisisProcessor:
             spike = state.detectors[name].observe(when, value, count)
             if spike is not None:
                 spikes.append((kind, spike))
-        if not spikes or not armed:
+        # Reach and volume alone do not make a crisis: one big account's post, or a burst of positive
+        # buzz, raise an alert only when negative mentions are up too (corroboration).
+        spikes = [
+            (kind, spike)
+            for kind, spike in spikes
+            if kind == events_pb2.ALERT_KIND_NEGATIVE_SPIKE or negative_z >= self.corroboration_z
+        ]
+        if not state.armed:
+            state.calm = 0 if spikes or negative_z >= self.config.z_threshold else state.calm + 1
+            if state.calm >= self.config.cooldown_buckets:
+                state.armed, state.calm = True, 0
             return None
+        if not spikes:
+            return None
+        state.armed, state.calm = False, 0
         kind, spike = spikes[0]
         severity = (
             events_pb2.ALERT_SEVERITY_CRITICAL
@@ -490,6 +519,7 @@ def register(app: faust.App, ctx: StreamContext) -> None:
         AlertSink(ctx.engine, ctx.producer),
         config,
         grace=timedelta(seconds=settings.alert_grace_seconds),
+        corroboration_z=settings.alert_corroboration_z,
     )
 
     async def crisis_agent(stream: faust.StreamT[bytes]) -> None:
