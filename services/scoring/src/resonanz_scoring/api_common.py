@@ -155,8 +155,3 @@ def set_timestamp(ts: Timestamp, value: datetime | None) -> None:
     """Fill ``ts`` from an (aware or naive-UTC) datetime; leaves it unset for ``None``."""
     if value is not None:
         ts.FromDatetime(utc(value))
-
-
-def percent_change(current: float, previous: float) -> float:
-    """(current - previous) / previous; 0 without a previous value."""
-    return (current - previous) / previous if previous else 0.0
