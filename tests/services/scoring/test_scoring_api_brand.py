@@ -147,7 +147,11 @@ async def test_scored_mentions_page_newest_first_with_opaque_tokens(api: Api) ->
     theirs = await api.stub.ListScoredMentions(
         pb.ListScoredMentionsRequest(label="acme", page_token=first.next_page_token), metadata=OTHER_META
     )
-    assert [item.score.tenant for item in theirs.mentions] in ([], ["globex-inc"])
+    assert [(item.mention.id, item.score.tenant) for item in theirs.mentions] == [("testnet:1", OTHER)]
+    all_theirs = await api.stub.ListScoredMentions(
+        pb.ListScoredMentionsRequest(label="acme"), metadata=OTHER_META
+    )
+    assert [item.score.tenant for item in all_theirs.mentions] == [OTHER]
 
 
 @pytest.mark.parametrize(
