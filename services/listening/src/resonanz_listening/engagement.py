@@ -47,7 +47,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from prometheus_client import Counter
 from resonanz.common.v1.content_pb2 import TargetStatus
@@ -57,7 +57,7 @@ from resonanz_sdk.errors import ConfigurationError, NetworkError, TransientNetwo
 from resonanz_sdk.eventbus import ReceivedEvent, Topic, new_envelope
 from resonanz_sdk.manifest import Feature
 from resonanz_sdk.network import Engagement, Network
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Table, and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -71,6 +71,8 @@ ENGAGEMENT_REFRESHES = Counter(
     "Engagement measurements of tracked posts, by outcome (changed, unchanged, gone, deferred, failed).",
     ["network", "outcome"],
 )
+
+_TRACKED_TABLE = cast("Table", TrackedItemRow.__table__)
 
 #: Longest back-off of a network after repeated transient failures.
 MAX_BACKOFF_SECONDS = 900.0
@@ -177,7 +179,7 @@ class EngagementTracker:
     # -- what is tracked ---------------------------------------------------------------------
 
     async def track_mentions(self, session: AsyncSession, mentions: Sequence[Mention]) -> None:
-        """History hook: track newly stored mentions (same transaction, one statement per 500)."""
+        """History hook: track newly stored mentions (same transaction, one executemany)."""
         if not self._track_mentions:
             return
         now = self._clock()
@@ -211,14 +213,17 @@ class EngagementTracker:
                     "measured_at": now,
                 }
             )
+        if not rows:
+            return
         insert = _insert(session.get_bind().dialect.name)
-        for start in range(0, len(rows), 500):
-            # The brand's own post may be tracked already (publish.results came first): keep that row.
-            await session.execute(
-                insert(TrackedItemRow)
-                .values(rows[start : start + 500])
-                .on_conflict_do_nothing(index_elements=["tenant", "network", "external_id"])
-            )
+        # One executemany (a cached statement); the brand's own post may be tracked already
+        # (publish.results came first): that row is kept.
+        await session.execute(
+            insert(_TRACKED_TABLE).on_conflict_do_nothing(
+                index_elements=["tenant", "network", "external_id"]
+            ),
+            rows,
+        )
 
     async def handle_publish_results(self, events: Sequence[ReceivedEvent]) -> None:
         """``publish.results`` batch handler: track every PUBLISHED post (idempotent upserts)."""

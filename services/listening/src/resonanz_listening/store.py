@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from resonanz.common.v1.mention_pb2 import Mention
 from resonanz_sdk.errors import NotFoundError, ValidationError
 from resonanz_sdk.network import RawMention
-from sqlalchemy import ColumnElement, Select, and_, delete, exists, or_, select, text
+from sqlalchemy import ColumnElement, Select, Table, and_, delete, exists, insert, or_, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -189,6 +189,8 @@ MENTION_WRITE_LOCK = 0x5245_534F_4C53_4E31  # "RESOLSN1"
 TrackMentions = Callable[[AsyncSession, Sequence[Mention]], Awaitable[None]]
 
 _STORED = "resonanz_listening.stored_mentions"
+_QUERY_REFS = "resonanz_listening.stored_query_refs"
+_QUERY_TABLE = cast("Table", MentionQueryRow.__table__)
 
 
 class HistoryHooks:
@@ -227,14 +229,18 @@ class HistoryHooks:
         return published >= self._clock() - self.retention
 
     async def stored(self, session: AsyncSession, row: MentionRow, mention: Mention) -> None:
-        session.add_all(
-            MentionQueryRow(seq=row.seq, query_id=query_id, tenant=row.tenant)
+        session.info.setdefault(_QUERY_REFS, []).extend(
+            {"seq": row.seq, "query_id": query_id, "tenant": row.tenant}
             for query_id in sorted(set(mention.query_ids))
         )
         if self._track is not None:
             session.info.setdefault(_STORED, []).append(mention)
 
     async def finish(self, session: AsyncSession) -> None:
+        """Write what :meth:`stored` collected, in a few statements (Core executemany, no ORM objects)."""
+        refs: list[dict[str, Any]] = session.info.pop(_QUERY_REFS, [])
+        if refs:
+            await session.execute(insert(_QUERY_TABLE), refs)
         stored: list[Mention] = session.info.pop(_STORED, [])
         if stored and self._track is not None:
             await self._track(session, stored)
