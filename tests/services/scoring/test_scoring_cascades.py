@@ -18,6 +18,7 @@ from resonanz_scoring.analytics.cascade import structural_virality
 from resonanz_scoring.models import metadata
 from resonanz_scoring.store import ScoreStore
 from resonanz_scoring.streams.cascades import (
+    MAX_POSTS_PER_EVENT,
     CascadeProcessor,
     CascadeStore,
     PostInfo,
@@ -230,3 +231,14 @@ async def test_tenants_are_walls(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
         other = (await conn.execute(select(CASCADES).where(CASCADES.c.tenant == "other"))).mappings().one()
     assert other["root_seen"] is False  # the other tenant does not see acme's root
+
+
+def test_a_large_batch_is_sent_in_ordered_chunks() -> None:
+    items = [
+        ScoredItem(TENANT, m, score_of(m)) for m in (mention(str(i)) for i in range(MAX_POSTS_PER_EVENT + 3))
+    ]
+    events = cascade_posts_events(items)
+    assert [len(e.cascade_posts.posts) for _, e in events] == [MAX_POSTS_PER_EVENT, 3]
+    assert {key for key, _ in events} == {b"acme\x00sim"}
+    assert events[1][1].cascade_posts.posts[0].mention_id == f"sim:{MAX_POSTS_PER_EVENT}"
+    assert max(len(e.SerializeToString()) for _, e in events) < 1_000_000

@@ -77,6 +77,9 @@ TOPIC = "cascade-posts"
 MAX_LABELS = 50
 #: Posts kept per cascade; later posts of a cascade this large are not counted (docs).
 MAX_POSTS = 100_000
+#: Posts per CascadePosts event: a batch of long root texts stays far below Kafka's 1 MB record limit
+#: (the chunks of one batch keep their order: same key, same partition).
+MAX_POSTS_PER_EVENT = 250
 #: How far up a chain of not-yet-indexed parents the database is followed per event.
 MAX_LOOKUP_ROUNDS = 8
 
@@ -107,7 +110,8 @@ def _timestamp(value: datetime) -> Timestamp:
 
 
 def cascade_posts_events(items: Sequence[ScoredItem]) -> list[tuple[bytes, events_pb2.EventEnvelope]]:
-    """One ``CascadePosts`` envelope per (tenant, network) of a scored batch, posts in batch order."""
+    """``CascadePosts`` envelopes per (tenant, network) of a scored batch (chunks of at most
+    :data:`MAX_POSTS_PER_EVENT` posts), posts in batch order."""
     groups: dict[tuple[str, str], dict[str, events_pb2.CascadePost]] = {}
     for item in items:
         mention = item.mention
@@ -133,8 +137,11 @@ def cascade_posts_events(items: Sequence[ScoredItem]) -> list[tuple[bytes, event
         )
     events = []
     for (tenant, network), posts in groups.items():
-        envelope = new_envelope(tenant, events_pb2.CascadePosts(network=network, posts=list(posts.values())))
-        events.append((_key(tenant, network).encode(), envelope))
+        ordered = list(posts.values())
+        for start in range(0, len(ordered), MAX_POSTS_PER_EVENT):
+            chunk = ordered[start : start + MAX_POSTS_PER_EVENT]
+            envelope = new_envelope(tenant, events_pb2.CascadePosts(network=network, posts=chunk))
+            events.append((_key(tenant, network).encode(), envelope))
     return events
 
 
