@@ -299,3 +299,25 @@ async def test_best_time_history_is_the_accounts_posts_oldest_first(engine: Asyn
     assert history == [(T0 - timedelta(hours=2), 0), (T0 - timedelta(hours=1), 7), (T0, 0)]
     assert await best_time_history(engine, TENANT, "sim", "nobody") == []
     assert await best_time_history(engine, "other", "sim", "brand") == []
+
+
+async def test_mentions_scored_before_the_campaign_was_known_are_attributed_when_it_is(
+    engine: AsyncEngine,
+) -> None:
+    store = CampaignStore(engine)
+    early = [
+        scored("21", T0 + timedelta(minutes=5), reply_to="500"),
+        scored("22", T0 + timedelta(minutes=6), reshare_of="500"),
+        scored("23", T0 + timedelta(minutes=7), hashtags=("Herbst",)),
+        scored("24", T0 - timedelta(hours=3), hashtags=("herbst",)),  # before the term's first use
+        scored("25", T0 + timedelta(minutes=8), hashtags=("herbst",), tenant="other"),
+    ]
+    assert await observe(engine, store, early) == 0  # nothing known yet
+    await store.add_terms(term_rows(request("autumn", "Der #Herbst kommt", at=T0 - timedelta(hours=1))))
+    row = own_post_row(result("post-9", "500", "autumn", T0))
+    assert row is not None
+    await store.add_own_posts([row])
+    assert await relations(engine, "autumn") == {"sim:21": "reply", "sim:22": "reshare", "sim:23": "hashtag"}
+    await store.add_own_posts([row])  # the same result again
+    await store.add_terms(term_rows(request("autumn", "#herbst", at=T0 - timedelta(hours=1))))
+    assert len(await relations(engine, "autumn")) == 3

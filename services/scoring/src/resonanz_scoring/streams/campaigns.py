@@ -19,6 +19,8 @@ Attribution (a :class:`CampaignObserver` on every scored batch, ``scoring_campai
     several ways keeps the strongest relation (reply, reshare, quote, hashtag, link) and counts once
     per campaign (insert-or-ignore on tenant, campaign, mention). A scored mention that *is* an own
     post gives the own post its estimated reach and impressions instead.
+    Mentions scored before their own post's result or before a campaign hashtag was known are
+    attributed when the result or the hashtag arrives (back-fill from the scored mentions).
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ from resonanz_scoring.aggregate_models import (
 )
 from resonanz_scoring.analytics.engagement import EngagementDefinition, engagement_of
 from resonanz_scoring.convert import hashtag_key, occurred_at, utc
-from resonanz_scoring.models import LINK_LEN
+from resonanz_scoring.models import LINK_LEN, mention_hashtags, mentions
 from resonanz_scoring.streams.app import app_id
 from resonanz_scoring.streams.context import StreamContext
 from resonanz_scoring.streams.observers import ScoredItem
@@ -225,6 +227,7 @@ class CampaignStore:
                         )
                         .values(since=row["since"])
                     )
+            await self._backfill_hashtags(conn, [row for row in fresh if row["kind"] == "hashtag"])
 
     async def add_own_posts(self, rows: Sequence[dict[str, Any]]) -> None:
         """Insert or refresh own posts (identity columns only; engagement is kept)."""
@@ -241,6 +244,81 @@ class CampaignStore:
                 ),
                 list(unique.values()),
             )
+            await self._backfill_replies(conn, [row for row in unique.values() if row["campaign_id"]])
+
+    async def _backfill_hashtags(self, conn: AsyncConnection, terms: Sequence[dict[str, Any]]) -> None:
+        """Mentions scored before a new campaign hashtag was known (but published after its first use)."""
+        tags, m = mention_hashtags, mentions
+        for term in terms:
+            query = (
+                select(m.c.mention_id, m.c.network, m.c.occurred_at)
+                .select_from(
+                    tags.join(m, and_(m.c.tenant == tags.c.tenant, m.c.mention_id == tags.c.mention_id))
+                )
+                .where(
+                    tags.c.tenant == term["tenant"],
+                    tags.c.hashtag == term["term"],
+                    m.c.occurred_at >= term["since"],
+                )
+            )
+            rows = [
+                {
+                    "tenant": term["tenant"],
+                    "campaign_id": term["campaign_id"],
+                    "mention_id": mention_id,
+                    "relation": "hashtag",
+                    "network": network,
+                    "occurred_at": occurred,
+                }
+                for mention_id, network, occurred in (await conn.execute(query)).all()
+            ]
+            await self._attribute_rows(conn, rows)
+
+    async def _backfill_replies(self, conn: AsyncConnection, posts: Sequence[dict[str, Any]]) -> None:
+        """Replies, reshares and quotes scored before their own post's publish result arrived."""
+        m = mentions
+        by_tenant: dict[str, dict[str, str]] = {}
+        for post in posts:
+            by_tenant.setdefault(post["tenant"], {})[post["mention_id"]] = post["campaign_id"]
+        for tenant, campaigns in by_tenant.items():
+            ids = sorted(campaigns)
+            query = select(
+                m.c.mention_id, m.c.network, m.c.occurred_at, m.c.in_reply_to, m.c.reshare_of, m.c.quote_of
+            ).where(
+                m.c.tenant == tenant,
+                or_(m.c.in_reply_to.in_(ids), m.c.reshare_of.in_(ids), m.c.quote_of.in_(ids)),
+            )
+            rows = []
+            for mention_id, network, occurred, reply_to, reshare_of, quote_of in (
+                await conn.execute(query)
+            ).all():
+                for parent, relation in ((reply_to, "reply"), (reshare_of, "reshare"), (quote_of, "quote")):
+                    if parent in campaigns:
+                        rows.append(
+                            {
+                                "tenant": tenant,
+                                "campaign_id": campaigns[parent],
+                                "mention_id": mention_id,
+                                "relation": relation,
+                                "network": network,
+                                "occurred_at": occurred,
+                            }
+                        )
+                        break
+            await self._attribute_rows(conn, rows)
+
+    async def _attribute_rows(self, conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> int:
+        """Insert attributions once (insert-or-ignore); returns how many were new."""
+        if not rows:
+            return 0
+        unique = {(r["tenant"], r["campaign_id"], r["mention_id"]): r for r in rows}
+        result = await conn.execute(
+            upsert(self.engine, CAMPAIGN_MENTIONS, ("tenant", "campaign_id", "mention_id"), ()).returning(
+                CAMPAIGN_MENTIONS.c.mention_id
+            ),
+            list(unique.values()),
+        )
+        return len(result.all())
 
     async def apply_engagement(self, updates: Sequence[OwnPostEngagement], definition_of: Any) -> int:
         """Store the newest counts per own post; returns how many rows changed."""
@@ -324,13 +402,7 @@ class CampaignStore:
             }
             for (campaign, mention_id), relation in sorted(found.relations.items())
         ]
-        result = await conn.execute(
-            upsert(self.engine, CAMPAIGN_MENTIONS, ("tenant", "campaign_id", "mention_id"), ()).returning(
-                CAMPAIGN_MENTIONS.c.mention_id
-            ),
-            rows,
-        )
-        return len(result.all())
+        return await self._attribute_rows(conn, rows)
 
     @staticmethod
     async def _by_parents(conn: AsyncConnection, tenant: str, found: _Attribution) -> None:
