@@ -50,26 +50,27 @@ class OutboxRelay:
         async with self._lock:
             while True:
                 async with self._sessions() as session:
-                    rows = list(
-                        await session.scalars(
-                            select(OutboxRow)
+                    # Plain columns, not ORM objects: the relay only reads them.
+                    rows = (
+                        await session.execute(
+                            select(OutboxRow.id, OutboxRow.topic, OutboxRow.key, OutboxRow.envelope)
                             .where(OutboxRow.sent.is_(False))
                             .order_by(OutboxRow.id)
                             .limit(self._batch)
                         )
-                    )
+                    ).all()
                 if not rows:
                     return sent
                 by_topic: dict[str, list[tuple[str, EventEnvelope]]] = defaultdict(list)
-                for row in rows:
-                    by_topic[row.topic].append((row.key, EventEnvelope.FromString(row.envelope)))
+                for _, topic, key, envelope in rows:
+                    by_topic[topic].append((key, EventEnvelope.FromString(envelope)))
                 for topic, items in by_topic.items():
                     await self._producer.publish_many(topic, items)
                     if topic == str(Topic.MENTIONS_RAW):
                         _count_produced(items)
                 async with self._sessions() as session, session.begin():
                     await session.execute(
-                        update(OutboxRow).where(OutboxRow.id.in_([row.id for row in rows])).values(sent=True)
+                        update(OutboxRow).where(OutboxRow.id.in_([row[0] for row in rows])).values(sent=True)
                     )
                 sent += len(rows)
 
