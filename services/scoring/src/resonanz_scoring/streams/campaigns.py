@@ -30,6 +30,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -39,7 +40,7 @@ from resonanz.events.v1 import events_pb2
 from resonanz_sdk import metrics
 from resonanz_sdk.errors import ValidationError
 from resonanz_sdk.eventbus import Topic, check_envelope
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from resonanz_scoring.aggregate_models import (
@@ -70,11 +71,13 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _HASHTAG = re.compile(r"(?<![\w&#])#(\w[\w-]*)", re.UNICODE)
+_SPACE = re.compile(r"\s")
 _LINK = re.compile(r"\bhttps?://[^\s<>\"']+", re.IGNORECASE)
 #: Query parameters that only track a click (dropped when links are compared).
 TRACKING_PARAMS = frozenset({"fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "igshid", "ref_src"})
 
 
+@lru_cache(maxsize=65_536)
 def normalise_link(link: str) -> str:
     """A link as campaigns compare it: host (lower case, without ``www.``), path without a trailing
     slash, and the query without ``utm_*`` and click-id parameters, sorted; no scheme, no fragment.
@@ -82,7 +85,7 @@ def normalise_link(link: str) -> str:
     ``https://www.Example.com/Spring/?utm_source=x&b=2&a=1#top`` -> ``example.com/Spring?a=1&b=2``.
     """
     text = link.strip().rstrip(".,;:!?)]}")
-    if not text or any(ch.isspace() for ch in text):
+    if not text or _SPACE.search(text):
         return ""
     if "://" not in text:
         text = f"https://{text}"
@@ -385,6 +388,16 @@ class CampaignStore:
         return added
 
     async def _attribute_tenant(self, conn: AsyncConnection, tenant: str, batch: Sequence[ScoredItem]) -> int:
+        # Most batches of a tenant without campaigns cost this one query.
+        own, terms = OWN_POSTS, CAMPAIGN_TERMS
+        any_campaign = select(
+            or_(
+                exists(select(own.c.tenant).where(own.c.tenant == tenant)),
+                exists(select(terms.c.tenant).where(terms.c.tenant == tenant)),
+            )
+        )
+        if not (await conn.execute(any_campaign)).scalar():
+            return 0
         found = _Attribution.of(batch)
         await self._by_parents(conn, tenant, found)
         await self._by_terms(conn, tenant, found)
