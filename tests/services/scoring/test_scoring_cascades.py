@@ -77,7 +77,9 @@ def mention(
 
 
 def score_of(m: mention_pb2.Mention) -> score_pb2.MentionScore:
-    score = score_pb2.MentionScore(mention_id=m.id, tenant=TENANT, language="en", sentiment=2, scorer="t")
+    score = score_pb2.MentionScore(
+        mention_id=m.id, tenant=TENANT, language="en", sentiment=score_pb2.SENTIMENT_NEUTRAL, scorer="t"
+    )
     score.scored_at.FromDatetime(T0 + timedelta(hours=1))
     return score
 
