@@ -51,7 +51,11 @@ class EmbeddedPlatform:
             self.broker = EmbeddedBroker(log_dir=self.settings.data_dir)
             await asyncio.to_thread(self.broker.start)
             self._stack.callback(self.broker.stop)
-            self.settings = self.settings.model_copy(update={"kafka_bootstrap": self.broker.bootstrap})
+            # One record per batch from the scoring app's faust producer: Tansu reports a partition's
+            # end as the base offset of its last batch + 1, which would cut table recovery short.
+            self.settings = self.settings.model_copy(
+                update={"kafka_bootstrap": self.broker.bootstrap, "scoring_producer_max_batch_bytes": 1}
+            )
             log.info("embedded broker listening on %s", self.broker.bootstrap)
         await ensure_topics(
             self.settings.kafka_bootstrap,

@@ -148,6 +148,14 @@ class Settings(BaseSettings):
         description="Tries of a failing scoring batch, then of each of its events, before "
         "an event is dead-lettered.",
     )
+    scoring_producer_max_batch_bytes: int = Field(
+        default=16384,
+        ge=1,
+        description="Largest record batch of the scoring app's faust producer (changelogs, internal "
+        "topics). The embedded runner sets 1 (one record per batch): Tansu reports a partition's end "
+        "as the base offset of its last batch + 1, so faust's table recovery would miss the rest of "
+        "that batch.",
+    )
     kafka_security_protocol: str = Field(
         default="PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL."
     )

@@ -27,6 +27,9 @@ def settings(kafka_bootstrap: str, database_url: str, topic_prefix: str) -> Sett
         scoring_rebalance_timeout_seconds=4.0,
         scoring_session_timeout_seconds=6.0,
         scoring_batch_seconds=0.05,
+        # One record per faust producer batch: Tansu's end offsets stop at the base offset of the
+        # last batch (docs/scoring/streaming.md), which would cut table recovery short.
+        scoring_producer_max_batch_bytes=1,
     )
 
 

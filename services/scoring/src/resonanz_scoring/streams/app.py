@@ -9,8 +9,9 @@
   worker starts or takes over a partition (no local state to lose or to migrate);
 * no web server (health is the service's gRPC health), no signal handling, no loop ownership: the
   app runs inside the service's asyncio loop (:class:`~resonanz_scoring.streams.runtime.ScoringStreams`);
-* keys and values are raw bytes: every record is a protobuf ``EventEnvelope`` (or an internal
-  compact event), decoded in batches by the agents, never per message by faust;
+* the topics of the agents are raw bytes (``StreamContext.topic`` / ``internal_topic``): every record
+  is a protobuf ``EventEnvelope`` (or an internal compact event), decoded in batches by the agents,
+  never per message by faust; tables keep faust's default (JSON) keys and values in their changelogs;
 * rebalance, session, heartbeat and commit intervals from ``RESONANZ_SCORING_*`` (10 s / 10 s / 1 s
   / 1 s by default: the embedded broker joins a group in about half the rebalance timeout).
 """
@@ -95,12 +96,11 @@ def create_app(settings: Settings, *, datadir: Path | None = None) -> faust.App:
         topic_allow_declare=True,
         web_enabled=False,
         autodiscover=False,
-        key_serializer="raw",
-        value_serializer="raw",
         stream_buffer_maxsize=max(4 * settings.scoring_batch_size, 4096),
         stream_recovery_delay=0.0,
         stream_wait_empty=False,
         producer_linger_ms=5,
+        producer_max_batch_size=settings.scoring_producer_max_batch_bytes,
         producer_acks=-1,
         table_cleanup_interval=30.0,
         logging_config=None,

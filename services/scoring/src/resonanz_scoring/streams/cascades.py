@@ -264,6 +264,8 @@ class Changes:
     members: dict[str, str] = field(default_factory=dict)
     #: Awaited roots being re-rooted (their index entry is about to change).
     detached: set[str] = field(default_factory=set)
+    #: Cascades that changed (loaded ones may be unchanged: a post seen before).
+    dirty: set[str] = field(default_factory=set)
 
 
 class CascadeProcessor:
@@ -290,14 +292,15 @@ class CascadeProcessor:
         changes = Changes()
         for post in posts:
             self._apply(tenant, network, post, known, changes)
-        for root, cascade in changes.cascades.items():
-            if root not in changes.removed:
-                self.cascades[_key(tenant, root)] = cascade.to_state()
+        # The database first: when it fails, the tables are unchanged and the redelivered event is
+        # applied again in full (the other way round, the posts would be "known" and never written).
+        await self.store.write(tenant, changes)
+        for root in changes.dirty - changes.removed:
+            self.cascades[_key(tenant, root)] = changes.cascades[root].to_state()
         for root in changes.removed:
             self.cascades.pop(_key(tenant, root), None)
         for member, root in changes.members.items():
             self.index[_key(tenant, member)] = root
-        await self.store.write(tenant, changes)
         return changes
 
     async def _prefetch(self, tenant: str, posts: Sequence[PostInfo], known: dict[str, PostInfo]) -> None:
@@ -360,6 +363,7 @@ class CascadeProcessor:
         if cascade.add(post.mention_id, post.parent_id or None, post.occurred_at, post.followers):
             cascade.add_labels(post.labels)
             changes.members[post.mention_id] = cascade.root
+            changes.dirty.add(cascade.root)
 
     def _resolve(
         self,
@@ -388,6 +392,7 @@ class CascadeProcessor:
         changes.cascades[mention_id] = cascade
         changes.removed.discard(mention_id)
         changes.members[mention_id] = mention_id
+        changes.dirty.add(mention_id)
         if info is not None:
             self._seat_root(cascade, info)
         return mention_id
@@ -414,10 +419,10 @@ class CascadeProcessor:
         changes: Changes,
     ) -> None:
         """The post a cascade waited for arrived: seat it, or re-root the cascade under its parent."""
-        if not post.parent_id:
-            self._seat_root(cascade, post)
+        changes.dirty.add(cascade.root)
+        if not post.parent_id or self._root_of(tenant, post.parent_id, changes) == cascade.root:
+            self._seat_root(cascade, post)  # a cycle in the data (A replies to B replies to A) ends here
             return
-        # Detach first, so a cycle in the data (A reshares B reshares A) cannot loop back into it.
         changes.members.pop(post.mention_id, None)
         changes.detached.add(post.mention_id)
         changes.cascades.pop(cascade.root, None)
@@ -433,6 +438,7 @@ class CascadeProcessor:
                 changes.members[mention_id] = target.root
         target.add_labels(cascade.labels)
         changes.removed.discard(target.root)
+        changes.dirty.add(target.root)
 
 
 class CascadeStore:

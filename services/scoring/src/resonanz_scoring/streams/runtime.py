@@ -104,6 +104,18 @@ class ScoringStreams:
         self._started = True
 
     async def stop(self) -> None:
+        """Stop the agents, then flush and stop faust's producer.
+
+        ``App.stop()`` flushes the producer before its tables and agents have stopped (their last
+        changelog writes come after), and does not stop the producer, which a faust ``Worker`` would
+        do later: without this, a table's last values could reach the changelog only after a new
+        worker started recovering from it, and be lost to it.
+        """
         if self._started:
             self._started = False
-            await self.app.stop()
+            try:
+                await self.app.stop()
+            finally:
+                producer = self.app.producer
+                await producer.flush()
+                await producer.stop()
