@@ -244,3 +244,17 @@ def test_a_large_batch_is_sent_in_ordered_chunks() -> None:
     assert {key for key, _ in events} == {b"acme\x00sim"}
     assert events[1][1].cascade_posts.posts[0].mention_id == f"sim:{MAX_POSTS_PER_EVENT}"
     assert max(len(e.SerializeToString()) for _, e in events) < 1_000_000
+
+
+async def test_a_post_seen_again_writes_nothing_and_a_cycle_in_the_data_ends(engine: AsyncEngine) -> None:
+    cascades: dict[str, Any] = {}
+    processor = CascadeProcessor(cascades, {}, CascadeStore(engine))
+    await processor.process(TENANT, "sim", [post("r"), post("a", "r", 1)])
+    again = await processor.process(TENANT, "sim", [post("a", "r", 1)])
+    assert not again.dirty
+    # x replies to y, which nobody has seen; y then turns out to reply to x.
+    await processor.process(TENANT, "sim", [post("x", "y", 5)])
+    await processor.process(TENANT, "sim", [post("y", "x", 4)])
+    rows = await cascade_rows(engine)
+    assert rows["sim:y"]["size"] == 2
+    assert rows["sim:y"]["root_seen"] is True

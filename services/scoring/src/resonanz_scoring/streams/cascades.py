@@ -40,7 +40,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import faust
-from google.protobuf.timestamp_pb2 import Timestamp
+from google.protobuf.message import DecodeError
 from resonanz.common.v1 import mention_pb2
 from resonanz.events.v1 import events_pb2
 from resonanz_sdk.eventbus import new_envelope
@@ -95,18 +95,6 @@ def parent_of(mention: mention_pb2.Mention) -> str:
 
 def _key(tenant: str, rest: str) -> str:
     return f"{tenant}\x00{rest}"
-
-
-def _split(key: str | bytes) -> tuple[str, str]:
-    text = key.decode() if isinstance(key, bytes) else key
-    tenant, _, rest = text.partition("\x00")
-    return tenant, rest
-
-
-def _timestamp(value: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
 
 
 def cascade_posts_events(items: Sequence[ScoredItem]) -> list[tuple[bytes, events_pb2.EventEnvelope]]:
@@ -572,14 +560,17 @@ def register(app: faust.App, ctx: StreamContext) -> None:
 
     async def cascade_agent(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
-            envelope = events_pb2.EventEnvelope.FromString(event.value)
+            try:
+                envelope = events_pb2.EventEnvelope.FromString(event.value)
+            except DecodeError:
+                envelope = events_pb2.EventEnvelope()
             payload = envelope.cascade_posts
             if not envelope.tenant or envelope.WhichOneof("payload") != "cascade_posts":
-                log.warning("cascades: ignoring a record that is not CascadePosts")
+                log.warning("cascades: ignoring a record that is not CascadePosts")  # only we write here
                 continue
-            await processor.process(
-                envelope.tenant, payload.network, [PostInfo.from_event(p) for p in payload.posts]
-            )
+            posts = [PostInfo.from_event(p) for p in payload.posts]
+            # A failure (the database is gone) turns health NOT_SERVING and stops the agent.
+            await ctx.guard(processor.process(envelope.tenant, payload.network, posts))
 
     app.agent(topic, name=f"{prefix}scoring-cascades-agent")(cascade_agent)
     ctx.add_observer(CascadeObserver(topic))

@@ -46,6 +46,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import faust
+from google.protobuf.message import DecodeError
 from google.protobuf.timestamp_pb2 import Timestamp
 from resonanz.common.v1 import score_pb2
 from resonanz.events.v1 import events_pb2
@@ -524,15 +525,19 @@ def register(app: faust.App, ctx: StreamContext) -> None:
 
     async def crisis_agent(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
-            envelope = events_pb2.EventEnvelope.FromString(event.value)
+            try:
+                envelope = events_pb2.EventEnvelope.FromString(event.value)
+            except DecodeError:
+                envelope = events_pb2.EventEnvelope()
             payload = envelope.WhichOneof("payload")
             partition = event.message.partition
+            # A failure (the database or the broker is gone) turns health NOT_SERVING.
             if payload == "label_activity" and envelope.tenant:
-                await processor.activity(
-                    envelope.tenant, envelope.event_id, envelope.label_activity, partition
+                await ctx.guard(
+                    processor.activity(envelope.tenant, envelope.event_id, envelope.label_activity, partition)
                 )
             elif payload == "crisis_tick":
-                await processor.tick(partition)
+                await ctx.guard(processor.tick(partition))
             else:
                 log.warning("crisis: ignoring a record that is neither LabelActivity nor CrisisTick")
 
