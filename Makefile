@@ -5,6 +5,7 @@ SRC_TYPED := sdk/src services/publishing/src services/listening/src services/sco
 
 .DEFAULT_GOAL := help
 .PHONY: help install run test test-fast lint type protos protos-check protos-lint bench helm-lint deploy-check clean
+.PHONY: train-sentiment eval-sentiment
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-16s %s\n", $$1, $$2}'
@@ -41,6 +42,12 @@ protos-lint: ## buf lint (STANDARD rules), offline
 
 bench: install ## Run the benchmarks in bench/ (figures beside a baseline from the same run)
 	@for b in bench/bench_*.py; do echo "== $$b"; $(VENV)/python $$b || exit 1; done
+
+train-sentiment: install ## Retrain the sentiment model shipped in resonanz-scoring (data: RESONANZ_SENTIMENT_DATA_DIR)
+	@$(VENV)/python services/scoring/train/train_sentiment.py
+
+eval-sentiment: install ## Accuracy and macro-F1 of the sentiment model (and the lexicon) on the dev splits
+	@$(VENV)/python services/scoring/train/eval_sentiment.py
 
 helm-lint: install ## helm lint the chart, render it with default and production values, validate every manifest
 	@$(VENV)/pytest -q tests/deploy/test_deploy_chart.py

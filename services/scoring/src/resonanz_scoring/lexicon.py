@@ -49,6 +49,8 @@ EXCLAMATION_BOOST = 0.1
 CONTRAST_BEFORE = 0.5
 CONTRAST_AFTER = 1.5
 ALPHA = 15.0
+#: Words whose valence (after stripping endings) is remembered per language.
+_VALENCE_CACHE_SIZE = 100_000
 
 _EMOTICON = r"(?::|;|=)(?:-)?(?:\)+|\(+|d\b|p\b|/|\]|'\()|\^\^|<3|\(:|xd\b"
 _TOKEN = re.compile(
@@ -78,8 +80,20 @@ class _Language:
         self.contrast = contrast
         self.endings = endings
         self.negation_after = negation_after
+        self._cache: dict[str, float | None] = {}
 
     def valence(self, word: str) -> float | None:
+        try:
+            return self._cache[word]
+        except KeyError:
+            pass
+        found = self._valence(word)
+        if len(self._cache) >= _VALENCE_CACHE_SIZE:
+            self._cache.clear()  # bounded: a long-running worker sees an unbounded vocabulary
+        self._cache[word] = found
+        return found
+
+    def _valence(self, word: str) -> float | None:
         found = self.words.get(word)
         if found is not None:
             return found
