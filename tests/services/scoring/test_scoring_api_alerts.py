@@ -96,7 +96,7 @@ async def test_list_alerts_validation(api: Api) -> None:
             pb.ListAlertsRequest(label="x" * 201, page_size=-3, page_token="%%%"), metadata=META
         )
     )
-    assert {v.field for v in found} == {"label", "page_size"}
+    assert {v.field for v in found} == {"label", "page_size", "page_token"}
     found = await violations(
         api.stub.ListAlerts(pb.ListAlertsRequest(page_token=page_token.encode("x|y")), metadata=META)
     )

@@ -23,7 +23,7 @@ from resonanz_scoring.api_common import (
     MAX_PAGE_SIZE,
     ApiDeps,
     Context,
-    decode_cursor,
+    cursor_of,
     encode_cursor,
     label_of,
     timestamp_of,
@@ -48,8 +48,8 @@ class AlertHandlers:
         v = Validator()
         label = label_of(v, request.label, required=False)
         size = v.page_size(request.page_size, "page_size", max=MAX_PAGE_SIZE)
+        before = cursor_of(v, request.page_token)
         v.check()
-        before = decode_cursor(request.page_token)
         rows = await alerts_newest_first(self.deps.engine, tenant, label, size + 1, before)
         response = pb.ListAlertsResponse(alerts=[alert for _, alert in rows[:size]])
         if len(rows) > size:

@@ -15,7 +15,7 @@ from resonanz_scoring.api_common import (
     MAX_WINDOW,
     ApiDeps,
     Context,
-    decode_cursor,
+    cursor_of,
     duration_of,
     encode_cursor,
     label_of,
@@ -96,8 +96,8 @@ class BrandHandlers:
         v = Validator()
         label = label_of(v, request.label)
         size = v.page_size(request.page_size, "page_size", max=MAX_PAGE_SIZE)
+        after = cursor_of(v, request.page_token)
         v.check()
-        after = decode_cursor(request.page_token)
         rows = await scored_mentions_page(self.deps.engine, tenant, label, size + 1, after)
         response = pb.ListScoredMentionsResponse()
         for row in rows[:size]:

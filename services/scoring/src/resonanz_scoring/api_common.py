@@ -155,3 +155,13 @@ def set_timestamp(ts: Timestamp, value: datetime | None) -> None:
     """Fill ``ts`` from an (aware or naive-UTC) datetime; leaves it unset for ``None``."""
     if value is not None:
         ts.FromDatetime(utc(value))
+
+
+def cursor_of(v: Validator, token: str, field_name: str = "page_token") -> tuple[datetime, str] | None:
+    """:func:`decode_cursor`, recording a bad token as a violation of ``field_name`` (then ``None``)."""
+    try:
+        return decode_cursor(token, field_name)
+    except ValidationError as error:
+        for violation in error.violations:
+            v.add(violation.field, violation.description)
+        return None
