@@ -135,7 +135,8 @@ async def test_mentions_are_scored_once_and_poison_is_dead_lettered(
     assert german_score.engagement == 12
     assert german_score.estimated_reach == 1000 + 2 * PER_RESHARE
     assert german_score.tenant == "acme-corp"
-    assert german_score.scorer == "lexicon-v1"
+    assert app.scorer is not None
+    assert german_score.scorer == app.scorer.sentiment.name  # RESONANZ_SENTIMENT_SCORER's scorer
     assert by_id["testnet:1"].mention.text.startswith("Der neue Service")
     english_score = by_id["testnet:2"].score
     assert english_score.language == "en"

@@ -25,9 +25,9 @@ from resonanz_sdk.settings import Settings
 from resonanz_scoring.analytics.engagement import definition_for
 from resonanz_scoring.api import SERVICE_NAME, ScoringServicer
 from resonanz_scoring.language import LanguageIdentifierService
-from resonanz_scoring.lexicon import LexiconScorer
 from resonanz_scoring.models import metadata
 from resonanz_scoring.scorer import MentionScorer, MetricsCalculator
+from resonanz_scoring.sentiment_loader import load_sentiment_scorer
 from resonanz_scoring.streams.extensions import EXTENSIONS, ExtensionSpec
 from resonanz_scoring.streams.runtime import ScoringStreams
 
@@ -46,11 +46,13 @@ TOPICS = (
 ROLES = ("api", "worker")
 
 
-def build_scorer(plugins: PluginManager) -> MentionScorer:
-    """The scorer of this process: language id, sentiment, and each loaded network's engagement
-    definition (from its manifest)."""
+def build_scorer(settings: Settings, plugins: PluginManager) -> MentionScorer:
+    """The scorer of this process: language id, the sentiment scorer ``RESONANZ_SENTIMENT_SCORER``
+    names, and each loaded network's engagement definition (from its manifest)."""
     definitions = {name: definition_for(network.manifest) for name, network in plugins.networks.items()}
-    return MentionScorer(LanguageIdentifierService(), LexiconScorer(), MetricsCalculator(definitions))
+    return MentionScorer(
+        LanguageIdentifierService(), load_sentiment_scorer(settings), MetricsCalculator(definitions)
+    )
 
 
 class ScoringApp:
@@ -86,7 +88,7 @@ class ScoringApp:
         settings = self.settings
         async with self._engine.begin() as conn:
             await conn.run_sync(metadata.create_all)
-        self.scorer = await asyncio.to_thread(build_scorer, self.plugins)
+        self.scorer = await asyncio.to_thread(build_scorer, settings, self.plugins)
         register = _no_services
         if "api" in self.roles:
             servicer = ScoringServicer(self._engine)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -53,10 +54,23 @@ class StreamContext:
     on_failure: FailureHandler | None = None
     failure: BaseException | None = None
 
+    inflight: set[asyncio.Future[object]] = field(default_factory=set)
+
     async def guard(self, work: Awaitable[object]) -> None:
-        """Await ``work``; on an error, report it once through ``on_failure`` and re-raise."""
+        """Await ``work`` shielded from cancellation; on an error, report it once and re-raise.
+
+        faust cancels an agent's task on a rebalance or at stop; cancelled inside a database
+        transaction, the connection would be left invalid for the next batch. The work therefore
+        runs to its end in its own task (:meth:`drain` waits for it at stop) while the agent sees
+        the cancellation and does not acknowledge the batch, which is delivered again (idempotent).
+        """
+        task = asyncio.ensure_future(work)
+        self.inflight.add(task)
+        task.add_done_callback(self.inflight.discard)
         try:
-            await work
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            raise
         except Exception as exc:
             log.error("a scoring agent failed: %s: %s", type(exc).__name__, exc)
             if self.failure is None:
@@ -64,6 +78,11 @@ class StreamContext:
                 if self.on_failure is not None:
                     await self.on_failure(exc)
             raise
+
+    async def drain(self) -> None:
+        """Wait for guarded work still running (after its agent was cancelled)."""
+        while self.inflight:
+            await asyncio.gather(*list(self.inflight), return_exceptions=True)
 
     def topic(self, topic: str) -> faust.TopicT:
         """The faust topic of an sdk topic (prefix applied; raw bytes; created by ``ensure_topics``)."""

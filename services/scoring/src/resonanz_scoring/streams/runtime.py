@@ -115,6 +115,7 @@ class ScoringStreams:
             self._started = False
             try:
                 await self.app.stop()
+                await self.context.drain()
             finally:
                 producer = self.app.producer
                 await producer.flush()
