@@ -14,7 +14,8 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from listening_helpers import ScriptedNetwork
+from listening_helpers import RawTopicReader, ScriptedNetwork
+from resonanz.events.v1.events_pb2 import EventEnvelope
 from resonanz_listening.backfill import BackfillRunner, build_runner
 from resonanz_listening.collector import Collector, build_collector
 from resonanz_listening.ingest import Ingestor
@@ -177,3 +178,15 @@ def max_in_window(times: Sequence[float], window: float) -> int:
             start += 1
         best = max(best, end - start + 1)
     return best
+
+
+async def read_mentions(reader: RawTopicReader, count: int, *, within: float = 20.0) -> list[EventEnvelope]:
+    """Read until ``count`` distinct mentions arrived (a re-delivered event does not count twice)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        envelopes = await reader.read_until(
+            len(reader.envelopes) + 1, within=max(0.1, deadline - loop.time())
+        )
+        if len({e.mention_collected.mention.id for e in envelopes}) >= count or loop.time() >= deadline:
+            return envelopes

@@ -17,7 +17,7 @@ import grpc
 import grpc.aio
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
-from listening_collection_helpers import Replica, add_queries
+from listening_collection_helpers import Replica, add_queries, read_mentions
 from listening_helpers import RawTopicReader, eventually, plugin_manager
 from resonanz.events.v1.events_pb2 import EventEnvelope
 from resonanz.listening.v1 import listening_service_pb2 as pb
@@ -312,7 +312,7 @@ async def test_a_backfill_resumes_on_another_replica_from_its_progress(
         assert healthy.backfill_requests[0].cursor is not None
         expected = await _history(healthy, since, until)
         assert done.collected == len(expected)
-        envelopes = await reader.read_until(len(expected))
+        envelopes = await read_mentions(reader, len(expected))
         backfilled = [
             e for e in envelopes if e.mention_collected.mention.published_at.ToDatetime(tzinfo=UTC) < START
         ]

@@ -15,7 +15,7 @@ import asyncio
 from collections import Counter
 
 import pytest
-from listening_collection_helpers import Replica, add_queries
+from listening_collection_helpers import Replica, add_queries, read_mentions
 from listening_helpers import RawTopicReader, ScriptedNetwork, eventually
 from resonanz.events.v1.events_pb2 import EventEnvelope
 from resonanz_sdk.settings import Settings
@@ -67,7 +67,7 @@ async def test_a_dead_replicas_queries_are_taken_over_without_loss_or_duplicates
 
         await eventually(taken_over, within=10.0)
         assert taken <= survivor.held
-        envelopes = await reader.read_until(len(posts))
+        envelopes = await read_mentions(reader, len(posts))
         assert _events_per_mention(envelopes) == Counter({f"scripted:{p.external_id}": 1 for p in posts})
     finally:
         await survivor.stop()
@@ -92,7 +92,7 @@ async def test_a_replica_restart_mid_collection_loses_and_duplicates_nothing(
                 await replica.kill()  # crashes while posts keep coming
                 replica = await Replica(settings, {"scripted": network}, "replica-1-restarted").start()
             await asyncio.sleep(0.01)
-        envelopes = await reader.read_until(len(posts))
+        envelopes = await read_mentions(reader, len(posts))
         assert _events_per_mention(envelopes) == Counter({f"scripted:{p.external_id}": 1 for p in posts})
     finally:
         await replica.stop()

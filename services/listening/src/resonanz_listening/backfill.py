@@ -52,7 +52,7 @@ from resonanz_listening.ingest import Ingestor, RoundOutcome, SearchResult
 from resonanz_listening.leases import utcnow
 from resonanz_listening.models import QueryRow
 from resonanz_listening.outbox import OutboxRelay
-from resonanz_listening.pairs import local_match, parse_cached
+from resonanz_listening.pairs import cancelling, local_match, parse_cached, uninterrupted
 from resonanz_listening.query import search_terms
 from resonanz_listening.rate_budget import Budgets, backoff_delay
 from resonanz_listening.signal import MentionSignal
@@ -386,15 +386,17 @@ class BackfillRunner:
                 try:
                     self._tasks = {j: t for j, t in self._tasks.items() if not t.done()}
                     if loop.time() - last_renew >= cfg.renew_interval:
-                        await self._renew()
+                        await uninterrupted(self._renew())
                         last_renew = loop.time()
                     room = cfg.concurrency - len(self._tasks)
                     if room > 0:
-                        for job_id, generation in await self._claim(room):
+                        for job_id, generation in await uninterrupted(self._claim(room)):
                             self._tasks[job_id] = asyncio.create_task(
                                 self._run_job(job_id, generation), name=f"listening-backfill-{job_id}"
                             )
                 except Exception:
+                    if cancelling():
+                        raise asyncio.CancelledError from None
                     log.exception("backfill runner round failed; retrying")
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stopping.wait(), tick)
@@ -490,6 +492,8 @@ class BackfillRunner:
         except asyncio.CancelledError:
             raise
         except Exception:
+            if cancelling():
+                raise asyncio.CancelledError from None
             log.exception("backfill %s failed unexpectedly; another round retries it", job_id)
 
     async def _run_network(
@@ -553,6 +557,7 @@ class BackfillRunner:
                 mentions=matched,
                 fence=fence,
                 write_cursor=False,
+                expression=query.expression,
             )
             await self._store_page(
                 fence,
@@ -598,14 +603,19 @@ class BackfillRunner:
                 )
             )
 
-        outcome = await self._ingestor.store_round([result], collected_at=self._now(), extra=progress)
+        outcome = await uninterrupted(
+            self._ingestor.store_round([result], collected_at=self._now(), extra=progress)
+        )
         if outcome.fenced_out:
             raise _JobLostError()
         if sum(outcome.new_by_network.values()):
             self._signal.notify()
-        await self._relay.try_flush()
+        await uninterrupted(self._relay.try_flush())
 
     async def _fenced_update(self, fence: JobFence, network: str | None, **values: Any) -> None:
+        await uninterrupted(self._fenced_update_now(fence, network, values))
+
+    async def _fenced_update_now(self, fence: JobFence, network: str | None, values: dict[str, Any]) -> None:
         async with self._sessions() as session, session.begin():
             if not await fence.holds(session):
                 raise _JobLostError()

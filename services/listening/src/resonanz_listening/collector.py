@@ -50,7 +50,15 @@ from resonanz_listening.ingest import Ingestor, RoundOutcome, SearchResult
 from resonanz_listening.leases import Lease, LeaseManager, PairKey, default_replica_id, utcnow
 from resonanz_listening.models import QueryRow
 from resonanz_listening.outbox import OutboxRelay
-from resonanz_listening.pairs import PairPoll, local_match, networks_for, parse_cached, streams_for
+from resonanz_listening.pairs import (
+    PairPoll,
+    cancelling,
+    local_match,
+    networks_for,
+    parse_cached,
+    streams_for,
+    uninterrupted,
+)
 from resonanz_listening.query import search_terms
 from resonanz_listening.rate_budget import Budgets, backoff_delay
 from resonanz_listening.signal import MentionSignal
@@ -120,6 +128,8 @@ class Collector:
             try:
                 await self.collect_once()
             except Exception:
+                if cancelling():
+                    raise asyncio.CancelledError from None
                 log.exception("listening collection round failed; retrying next interval")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), tick)
@@ -141,7 +151,7 @@ class Collector:
         changed = wanted.keys() != self._wanted.keys()
         self._wanted = wanted
         if force or changed or self._clock() >= self._next_sync:
-            await self.leases.sync(wanted)
+            await uninterrupted(self.leases.sync(wanted))
             self.budgets.set_live_replicas(self.leases.live_replicas)
             self._next_sync = self._clock() + self.config.renew_interval
         held = {k: v for k, v in self.leases.held.items() if k in wanted}
@@ -169,7 +179,7 @@ class Collector:
             *(self._collect_network(name, leases, cursors, states) for name, leases in due.items())
         )
         total = sum(totals)
-        await self._relay.try_flush()
+        await uninterrupted(self._relay.try_flush())
         return total
 
     async def _collect_network(
@@ -190,7 +200,7 @@ class Collector:
             self._last_poll[lease.key] = self._clock()
             poll = await self.poll_pair(lease, query, cursors.get(lease.key), states.get(lease.key))
             polls.append(poll)
-        return await self.store_polls(name, polls, mode="poll")
+        return await uninterrupted(self.store_polls(name, polls, mode="poll"))
 
     async def poll_pair(
         self,
@@ -241,6 +251,7 @@ class Collector:
                     cursor=next_cursor,
                     mentions=matched,
                     fence=lease.fence(),
+                    expression=query.expression,
                 )
             )
             full = len(page.mentions) >= size

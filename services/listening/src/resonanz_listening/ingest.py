@@ -52,6 +52,9 @@ class SearchResult:
     fence: Fence | None = None
     #: False for backfill and stream results: they never move the live search cursor.
     write_cursor: bool = True
+    #: The query expression the search ran with; when set and the query has changed since
+    #: (UpdateQuery committed meanwhile), the result is dropped whole, cursor included.
+    expression: str | None = None
 
 
 @dataclass
@@ -106,11 +109,16 @@ class Ingestor:
             await self._hooks.begin(session)  # L2: serialises mention writers (seq = commit order)
             results = await self._fenced(session, results, outcome)
             query_ids = {r.query_id for r in results}
-            live = set(await session.scalars(select(QueryRow.id).where(QueryRow.id.in_(query_ids))))
+            rows = await session.execute(
+                select(QueryRow.id, QueryRow.expression).where(QueryRow.id.in_(query_ids))
+            )
+            live: dict[str, str] = {query_id: expression for query_id, expression in rows}  # noqa: C416
             pending: dict[tuple[str, str], _Pending] = {}
             for result in results:
                 if result.query_id not in live:
                     continue  # deleted while we searched: its cursor and mentions are not wanted
+                if result.expression is not None and live[result.query_id] != result.expression:
+                    continue  # updated while we searched: the old search's cursor is not wanted
                 if result.write_cursor:
                     await session.merge(
                         CursorRow(

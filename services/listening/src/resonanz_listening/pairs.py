@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import TypeVar
 
 from resonanz_sdk.errors import NetworkError
 from resonanz_sdk.manifest import Feature
@@ -51,3 +54,32 @@ class PairPoll:
     delay: float | None = 0.0
     #: The last page came back short: the search has nothing more for now.
     caught_up: bool = False
+
+
+T = TypeVar("T")
+
+
+def cancelling() -> bool:
+    """Whether the current task is being cancelled (an error raised meanwhile must not swallow it).
+
+    A task cancelled inside a database call can see the ``CancelledError`` turned into another
+    error by the driver's rollback; loops that catch ``Exception`` check this and re-raise.
+    """
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+async def uninterrupted(write: Awaitable[T]) -> T:
+    """Await ``write`` (a database transaction) so that cancelling the caller lets it finish first.
+
+    Cancelling a task in the middle of a transaction can leave a pooled connection invalid (and,
+    on SQLite, the process's write gate waiting for it); stream and backfill tasks are cancelled
+    as part of normal operation, so their writes run to completion and the cancel lands after.
+    """
+    task = asyncio.ensure_future(write)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await task
+        raise

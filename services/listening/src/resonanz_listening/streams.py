@@ -26,7 +26,7 @@ from sqlalchemy import select
 from resonanz_listening.ingest import SearchResult
 from resonanz_listening.leases import Lease, PairKey
 from resonanz_listening.models import CursorRow, QueryRow
-from resonanz_listening.pairs import PairPoll, local_match, parse_cached
+from resonanz_listening.pairs import PairPoll, cancelling, local_match, parse_cached, uninterrupted
 from resonanz_listening.query import Node, search_terms
 
 if TYPE_CHECKING:
@@ -123,6 +123,8 @@ class StreamSupervisor:
             except _LeaseLostError:
                 return
             except Exception as exc:
+                if cancelling():
+                    raise asyncio.CancelledError from None
                 if isinstance(exc, _ClosedError):
                     exc = TransientNetworkError(lease.network, "the stream was closed by the network")
                 delay = await self._failed(lease, exc)
@@ -189,15 +191,16 @@ class StreamSupervisor:
             mentions=matched,
             fence=lease.fence(),
             write_cursor=False,
+            expression=query.expression,
         )
         await self._store(lease, [PairPoll(lease, results=[result], fetched=len(batch))])
 
     async def _store(self, lease: Lease, polls: list[PairPoll]) -> None:
         collector = self._collector
-        await collector.store_polls(lease.network, polls, mode="stream")
+        await uninterrupted(collector.store_polls(lease.network, polls, mode="stream"))
         if lease.key not in collector.leases.held:
             raise _LeaseLostError()
-        await collector._relay.try_flush()
+        await uninterrupted(collector._relay.try_flush())
 
     async def _failed(self, lease: Lease, exc: Exception) -> float | None:
         collector = self._collector
