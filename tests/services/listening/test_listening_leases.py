@@ -10,7 +10,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from listening_collection_helpers import Replica, add_queries
+from listening_collection_helpers import Replica, add_queries, read_mentions
 from listening_helpers import RawTopicReader, ScriptedNetwork, eventually
 from resonanz_listening.collection_models import LeaseRow
 from resonanz_listening.ingest import Ingestor, SearchResult
@@ -50,9 +50,12 @@ async def test_replicas_split_the_queries_and_a_graceful_stop_hands_them_over(
 
         await eventually(split)
         posts = [network.post(f"acme news {i}") for i in range(20)]
-        envelopes = await reader.read_until(len(posts))
-        ids = Counter(e.mention_collected.mention.id for e in envelopes)
-        assert ids == Counter({f"scripted:{p.external_id}": 1 for p in posts})
+        envelopes = await read_mentions(reader, len(posts))
+        # One event per mention although both replicas collect queries matching every post. (Each
+        # replica's outbox relay may still send an unsent row the other one is sending at the same
+        # moment, with the same event id: a known limit of the relay, see docs/listening/collection.md.)
+        events = Counter(m for m, _ in {(e.mention_collected.mention.id, e.event_id) for e in envelopes})
+        assert events == Counter({f"scripted:{p.external_id}": 1 for p in posts})
 
         await b.stop()
 
