@@ -304,6 +304,9 @@ async def test_the_app_tracks_published_posts_end_to_end(
     app = ListeningApp(settings, plugin_manager(network))
     await app.start()
     try:
+        # The schedule is far shorter than a consumer-group join: publish once the app listens.
+        async with asyncio.timeout(30):
+            await app.engagement_consumer_ready.wait()
         published = await network.publish(
             BRAND, OutgoingPost(text="Resonanz Sommer #Resonanz", idempotency_key="e2e")
         )

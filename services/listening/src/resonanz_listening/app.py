@@ -63,6 +63,8 @@ class ListeningApp:
         self._history_hooks = HistoryHooks()
         self._engagement_consumer: EventConsumer | None = None
         self._history_tasks: list[asyncio.Task[None]] = []
+        #: Set once the publish.results consumer has joined its group (own posts are tracked from then).
+        self.engagement_consumer_ready = asyncio.Event()
 
     @property
     def grpc_port(self) -> int:
@@ -152,16 +154,36 @@ class ListeningApp:
         )
         await self._server.start()
         assert self._engagement_consumer is not None
-        await self._engagement_consumer.start()
+        # Joining the consumer group takes seconds: it happens in the task, not in start().
         self._history_tasks.append(
-            asyncio.create_task(self._engagement_consumer.run(), name="listening-publish-results")
+            asyncio.create_task(
+                self._consume_publish_results(self._engagement_consumer), name="listening-publish-results"
+            )
         )
+
+    async def _consume_publish_results(self, consumer: EventConsumer) -> None:
+        """Track published posts; if the consumer dies, say NOT_SERVING so a liveness probe restarts us."""
+        try:
+            await consumer.start()
+            self.engagement_consumer_ready.set()
+            if not self._stopping.is_set():  # stop() may have come while the group was joined
+                await consumer.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("the publish.results consumer (engagement tracking) stopped")
+            if self._server is not None:
+                await self._server.set_serving(False)
+        finally:
+            with contextlib.suppress(Exception):
+                await consumer.stop()
 
     def _start_history(
         self, settings: Settings, sessions: Any, relay: OutboxRelay, networks: Mapping[str, Network]
     ) -> None:
         """L2: history hooks for the ingestor, the pruner and the engagement tracker (tasks start here)."""
         assert self._producer is not None
+        self.engagement_consumer_ready = asyncio.Event()
         schedule = Schedule(parse_schedule(settings.engagement_schedule))
         self.engagement = EngagementTracker(
             sessions,
@@ -204,7 +226,7 @@ class ListeningApp:
             self._engagement_consumer = None
         for task in self._history_tasks:
             try:
-                await asyncio.wait_for(task, timeout=10)
+                await asyncio.wait_for(task, timeout=15)
             except TimeoutError:
                 log.warning("%s did not stop in time; cancelled", task.get_name())
             except Exception:
