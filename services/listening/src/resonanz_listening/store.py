@@ -202,9 +202,9 @@ class HistoryHooks:
       so resuming after a cursor neither skips nor repeats. (SQLite has one writer at a time anyway.)
     * :meth:`keep`: mentions published before the retention horizon are not stored: the pruner may
       have deleted them already, and storing them again would send them to ``mentions.raw`` twice.
-    * :meth:`stored`: a new mention: its query-id rows (for ``query_ids`` filters); :meth:`finish`,
-      last in the transaction: the tracked items of all its new mentions, in one statement
-      (engagement tracking); :meth:`merged`: query ids added to a stored mention.
+    * :meth:`stored` collects a new mention's query-id rows (for ``query_ids`` filters) and, when
+      engagement tracking is on, the mention; :meth:`finish`, last in the transaction, writes all of
+      them with one executemany each. :meth:`merged`: query ids added to a stored mention.
     """
 
     def __init__(
