@@ -14,7 +14,7 @@ from rich.markup import escape
 
 from resonanz_cli import backfills, render, render_listening
 from resonanz_cli.client import clients_of
-from resonanz_cli.errors import handled, stderr
+from resonanz_cli.errors import fail, handled, stderr
 from resonanz_cli.options import parse_timestamp
 from resonanz_cli.output import JsonOpt, as_dict, print_json, show, show_all
 
@@ -346,9 +346,12 @@ def backfill(
     if detach:
         with handled("listening", clients.config.listening_addr):
             try:
-                first = next(iter(stream)).backfill
+                response = next(iter(stream), None)
             finally:
                 stream.cancel()
+        if response is None:
+            fail("the listening service ended the backfill call without saying which backfill it started")
+        first = response.backfill
         if json_output:
             print_json(as_dict(first))
         else:
