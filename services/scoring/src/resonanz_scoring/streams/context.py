@@ -72,12 +72,16 @@ class StreamContext:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            log.error("a scoring agent failed: %s: %s", type(exc).__name__, exc)
-            if self.failure is None:
-                self.failure = exc
-                if self.on_failure is not None:
-                    await self.on_failure(exc)
+            await self.report(exc)
             raise
+
+    async def report(self, exc: Exception) -> None:
+        """Record the first unhandled failure and tell ``on_failure`` (health NOT_SERVING)."""
+        log.error("the scoring stream failed: %s: %s", type(exc).__name__, exc)
+        if self.failure is None:
+            self.failure = exc
+            if self.on_failure is not None:
+                await self.on_failure(exc)
 
     async def drain(self) -> None:
         """Wait for guarded work still running (after its agent was cancelled)."""

@@ -12,6 +12,8 @@ NOT_SERVING, so a liveness probe restarts the process) and nothing of that batch
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,6 +36,9 @@ from resonanz_scoring.streams.records import records_of
 __all__ = ["ScoringStreams"]
 
 log = logging.getLogger(__name__)
+
+#: How often the watchdog looks whether the faust app crashed (seconds).
+WATCHDOG_INTERVAL = 1.0
 
 
 class ScoringStreams:
@@ -74,6 +79,7 @@ class ScoringStreams:
         self._define_mentions_agent()
         register_extensions(self.app, self.context, extensions)
         self._started = False
+        self._watchdog: asyncio.Task[None] | None = None
 
     def _define_mentions_agent(self) -> None:
         settings = self.settings
@@ -100,8 +106,16 @@ class ScoringStreams:
         self.context.add_observer(observer)
 
     async def start(self) -> None:
+        self._started = True  # also a half-started app is stopped by stop()
         await self.app.start()
-        self._started = True
+        self._watchdog = asyncio.create_task(self._watch(), name="scoring-faust-watchdog")
+
+    async def _watch(self) -> None:
+        """Report a crash of the faust app itself (its consumer, a table, ...) like an agent failure."""
+        while not self.app.crashed:  # noqa: ASYNC110 - mode offers no public event for a crash
+            await asyncio.sleep(WATCHDOG_INTERVAL)
+        reason = self.app.crash_reason or RuntimeError("the faust app crashed")
+        await self.context.report(reason if isinstance(reason, Exception) else RuntimeError(repr(reason)))
 
     async def stop(self) -> None:
         """Stop the agents, then flush and stop faust's producer.
@@ -111,6 +125,11 @@ class ScoringStreams:
         do later: without this, a table's last values could reach the changelog only after a new
         worker started recovering from it, and be lost to it.
         """
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watchdog
+            self._watchdog = None
         if self._started:
             self._started = False
             try:
