@@ -417,10 +417,19 @@ class BackfillRunner:
             )
 
     async def _renew(self) -> None:
+        """Renew the leases of the jobs running here (a job whose task ended unexpectedly lapses and
+        is claimed again, by this replica or another)."""
+        running = sorted(self.running)
+        if not running:
+            return
         async with self._sessions() as session, session.begin():
             await session.execute(
                 update(BackfillRow)
-                .where(BackfillRow.owner == self.config.replica_id, BackfillRow.state == RUNNING)
+                .where(
+                    BackfillRow.id.in_(running),
+                    BackfillRow.owner == self.config.replica_id,
+                    BackfillRow.state == RUNNING,
+                )
                 .values(lease_expires_at=self._now() + timedelta(seconds=self.config.ttl))
             )
 

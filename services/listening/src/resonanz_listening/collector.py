@@ -42,13 +42,14 @@ from resonanz_sdk.errors import (
 )
 from resonanz_sdk.network import Network, SearchRequest
 from resonanz_sdk.settings import Settings
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from resonanz_listening import collection_state
 from resonanz_listening.collection_state import CollectionStates, State
 from resonanz_listening.ingest import Ingestor, RoundOutcome, SearchResult
 from resonanz_listening.leases import Lease, LeaseManager, PairKey, default_replica_id, utcnow
-from resonanz_listening.models import QueryRow
+from resonanz_listening.models import CursorRow, QueryRow
 from resonanz_listening.outbox import OutboxRelay
 from resonanz_listening.pairs import (
     PairPoll,
@@ -174,13 +175,27 @@ class Collector:
             if self._clock() - self._last_poll.get(key, float("-inf")) < self.config.poll_interval * 0.999:
                 continue
             due.setdefault(key[1], []).append(lease)
-        cursors = await self._store.cursors() if due else {}
+        self._last_poll = {k: v for k, v in self._last_poll.items() if k in polled}
+        cursors = await self._cursors([lease.key for leases in due.values() for lease in leases])
         totals = await asyncio.gather(
             *(self._collect_network(name, leases, cursors, states) for name, leases in due.items())
         )
         total = sum(totals)
         await uninterrupted(self._relay.try_flush())
         return total
+
+    async def _cursors(self, keys: Sequence[PairKey]) -> dict[PairKey, str | None]:
+        """The stored search cursors of ``keys`` (only the due pairs, not every query's)."""
+        if not keys:
+            return {}
+        wanted = set(keys)
+        async with self._ingestor.sessions() as session:
+            rows = await session.execute(
+                select(CursorRow.query_id, CursorRow.network, CursorRow.cursor).where(
+                    CursorRow.query_id.in_(sorted({q for q, _ in wanted}))
+                )
+            )
+            return {(q, n): c for q, n, c in rows if (q, n) in wanted}
 
     async def _collect_network(
         self,
