@@ -251,3 +251,13 @@ def test_parse_renders_only_quoted_terms() -> None:
     with pytest.raises(ValidationError):
         search.parse("a " * 65)
     assert search.parse("   ") is None
+
+
+async def test_a_mention_matched_later_by_another_query_is_found_by_that_query(history: History) -> None:
+    mention = raw("acme and globex compared", external_id="both")
+    await history.ingest("acme", [mention], label="Acme")
+    await history.ingest("acme", [mention], label="Globex brand")  # the same post, another query
+    later = history.queries[("acme", "Globex brand")]
+    assert await texts(history, "compared", query_ids=[later]) == ["acme and globex compared"]
+    assert await texts(history, "compared", labels=["Globex brand"]) == ["acme and globex compared"]
+    assert len(await texts(history, "")) == 1  # stored once
