@@ -42,14 +42,14 @@ SCHEDULE = "300,900,3600"
 class FixedCountsNetwork(Network):
     """Engagement only: ``counts[external_id]``; ``failures`` are raised by the next calls."""
 
-    def __init__(self, name: str = "fixed", *, engagement: bool = True) -> None:
+    def __init__(self, name: str = "fixed", *, engagement: bool = True, per_minute: int = 1000) -> None:
         features = frozenset({Feature.SEARCH, Feature.ENGAGEMENT} if engagement else {Feature.SEARCH})
         self._manifest = Manifest(
             network=name,
             display_name=name,
             features=features,
             text=TextRules(500),
-            rate_limits=(RateLimit("engagement", 1000, 60.0, RateLimitScope.APP),),
+            rate_limits=(RateLimit("engagement", per_minute, 60.0, RateLimitScope.APP),),
         )
         self.counts: dict[str, Engagement] = {}
         self.failures: list[Exception] = []
@@ -350,3 +350,23 @@ async def test_the_app_tracks_published_posts_end_to_end(
     updates = await read_updates(kafka_bootstrap, topic_prefix, len(outbox))
     assert {u.engagement_updated.post_id for u in updates} == {"post-e2e"}
     assert {u.tenant for u in updates} == {"acme"}
+
+
+async def test_the_rate_limit_defers_what_it_cannot_measure(history: History) -> None:
+    clock = ManualClock(START)
+    fixed = FixedCountsNetwork(per_minute=1)  # one engagement() call a minute
+    tracker = tracker_for(history, clock, {"fixed": fixed})
+    history.hooks._track = tracker.track_mentions
+    posts = [raw("acme", published_at=START, external_id=f"b{i}") for i in range(4)]
+    await history.ingest("acme", posts, network="fixed")
+    fixed.counts.update({f"b{i}": Engagement(likes=1) for i in range(4)})
+    clock.set(START + timedelta(seconds=301))
+    assert await tracker.refresh_once() == 2  # one call (a batch of two), the other two deferred
+    assert len(fixed.calls) == 1
+    items = await tracked(history)
+    assert sorted(i.refreshes for i in items) == [0, 0, 1, 1]
+    deferred = [i for i in items if i.refreshes == 0]
+    assert all(i.claim_token is None for i in deferred)  # released, still due at the same point
+    assert {i.next_refresh_at.replace(tzinfo=UTC) for i in deferred if i.next_refresh_at} == {
+        START + timedelta(seconds=300)
+    }
