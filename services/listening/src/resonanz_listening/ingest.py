@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from resonanz.events.v1.events_pb2 import MentionCollected
 from resonanz_sdk.eventbus import Topic, new_envelope
 from resonanz_sdk.network import RawMention
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from resonanz_listening import convert
@@ -71,6 +71,10 @@ class RoundOutcome:
 
 #: Runs inside the round's transaction after the mentions are stored (progress, collection state).
 Extra = Callable[[AsyncSession, RoundOutcome], Awaitable[None]]
+
+
+#: The columns a new mention row is inserted with (``seq`` is assigned by the database).
+_MENTION_COLUMNS = tuple(c.key for c in MentionRow.__table__.columns if c.key != "seq")
 
 
 @dataclass
@@ -194,29 +198,47 @@ class Ingestor:
                 labels=item.labels,
                 collected_at=collected_at,
             )
-            row = convert.mention_to_row(mention)
-            session.add(row)
-            new_rows.append((row, item, mention))
+            new_rows.append((convert.mention_to_row(mention), item, mention))
         if not new_rows:
             return
-        await session.flush()  # assigns seq
+        # Bulk inserts (one executemany per table, no ORM unit of work): half the CPU of a flush of
+        # ORM objects. ``seq`` is read back by mention id; the rows stay transient.
+        await session.execute(
+            insert(MentionRow),
+            [{c: getattr(row, c) for c in _MENTION_COLUMNS} for row, _, _ in new_rows],
+        )
+        seqs: dict[str, int] = {}
+        new_ids = [row.mention_id for row, _, _ in new_rows]
+        for start in range(0, len(new_ids), 500):
+            found = await session.execute(
+                select(MentionRow.mention_id, MentionRow.seq).where(
+                    MentionRow.tenant == tenant, MentionRow.mention_id.in_(new_ids[start : start + 500])
+                )
+            )
+            seqs.update({mention_id: seq for mention_id, seq in found})  # noqa: C416
+        labels: list[dict[str, Any]] = []
+        outbox: list[dict[str, Any]] = []
         for row, item, mention in new_rows:
-            session.add_all(MentionLabelRow(seq=row.seq, label=label, tenant=tenant) for label in item.labels)
+            row.seq = seqs[row.mention_id]
+            labels.extend({"seq": row.seq, "label": label, "tenant": tenant} for label in sorted(item.labels))
             await self._hooks.stored(session, row, mention)  # L2: query-id index, engagement tracking
             envelope = new_envelope(tenant, MentionCollected(mention=mention))
-            session.add(
-                OutboxRow(
-                    tenant=tenant,
-                    topic=str(Topic.MENTIONS_RAW),
-                    key=mention.id,
-                    envelope=envelope.SerializeToString(),
-                    created_at=collected_at,
-                    sent=False,
-                )
+            outbox.append(
+                {
+                    "tenant": tenant,
+                    "topic": str(Topic.MENTIONS_RAW),
+                    "key": mention.id,
+                    "envelope": envelope.SerializeToString(),
+                    "created_at": collected_at,
+                    "sent": False,
+                }
             )
             outcome.new_by_network[item.network] += 1
             for query_id in item.query_ids:
                 outcome.new_by_query[(query_id, item.network)] += 1
+        if labels:
+            await session.execute(insert(MentionLabelRow), labels)
+        await session.execute(insert(OutboxRow), outbox)
 
     async def _merge_into(self, session: AsyncSession, row: MentionRow, item: _Pending) -> None:
         """A mention seen again, maybe by other queries: add their ids and labels (no new event)."""
