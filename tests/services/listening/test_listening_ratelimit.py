@@ -8,22 +8,32 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
+import grpc
+import grpc.aio
 import pytest
 from listening_collection_helpers import LimitedNetwork, Replica, add_queries, max_in_window
 from listening_helpers import RawTopicReader, ScriptedNetwork, eventually
+from resonanz.listening.v1 import listening_service_pb2 as pb
+from resonanz_listening.app import ListeningApp
 from resonanz_listening.collection_rpc import CollectionApi
 from resonanz_listening.collection_state import StatusEntry
 from resonanz_listening.pairs import local_match, parse_cached
 from resonanz_listening.rate_budget import BURST_SHARE, TokenBucket, backoff_delay
 from resonanz_sdk.db import create_engine, session_factory
-from resonanz_sdk.errors import PermanentNetworkError
+from resonanz_sdk.errors import AuthenticationFailedError, PermanentNetworkError
+from resonanz_sdk.grpc import tenant_metadata
 from resonanz_sdk.manifest import RateLimit
 from resonanz_sdk.settings import Settings
 from resonanz_simulated.clock import ManualClock
 from resonanz_simulated.network import SimulatedNetwork
 from resonanz_simulated.world import SimulatedWorld
+
+if TYPE_CHECKING:
+    from resonanz.listening.v1.listening_service_pb2_grpc import ListeningServiceAsyncStub
 
 pytestmark = pytest.mark.integration
 
@@ -173,3 +183,38 @@ async def test_a_permanent_error_pauses_the_query_until_it_is_updated(
     finally:
         await replica.stop()
         await reader.stop()
+
+
+async def test_get_query_status_shows_the_lease_and_the_pause_over_grpc(
+    app: ListeningApp, stub: ListeningServiceAsyncStub, network: ScriptedNetwork
+) -> None:
+    network.failures.append(AuthenticationFailedError("scripted", "token revoked"))
+    request = pb.CreateQueryRequest(name="Acme", expression="acme", label="Acme")
+    query_id = (await stub.CreateQuery(request, metadata=tenant_metadata("acme"))).query.id
+
+    async def paused() -> pb.CollectionState | None:
+        status = await stub.GetQueryStatus(
+            pb.GetQueryStatusRequest(query_id=query_id), metadata=tenant_metadata("acme")
+        )
+        (state,) = status.networks
+        return state if state.last_error else None
+
+    await eventually(lambda: _is_set(paused))
+    state = await paused()
+    assert state is not None
+    assert state.network == "scripted"
+    assert state.mode == "poll"
+    assert state.last_error.startswith("paused until the query is updated: AuthenticationFailedError")
+    assert "token revoked" in state.last_error
+    assert app.collector is not None
+    assert state.owner == app.collector.leases.replica_id
+    assert state.lease_expires_at.seconds > 0
+    assert state.last_polled_at.seconds > 0
+    assert not state.HasField("backoff_until")  # paused, not backing off
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.GetQueryStatus(pb.GetQueryStatusRequest(query_id=""), metadata=tenant_metadata("acme"))
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def _is_set(probe: Callable[[], Awaitable[object | None]]) -> bool:
+    return await probe() is not None
