@@ -3,7 +3,9 @@
 Each task loops: open ``network.stream(...)`` (a reader task pushes into a queue), then catch up by
 polling ``search`` from the durable cursor until a page comes back short (this fills the gap since
 the last connection; anything seen twice is de-duplicated by the ingestor), then store what the
-stream pushes in small batches, fenced by the lease (stream batches never move the search cursor).
+stream pushes in small batches, fenced by the lease (stream batches never move the search cursor;
+when the stream has been quiet for a moment after ``STREAM_CURSOR_REFRESH_SECONDS``, a catch-up
+poll moves it, so a reconnect re-reads at most about that much).
 When the stream fails or closes, the pair backs off like a failed poll (429s block the network,
 transient errors back off exponentially, permanent ones pause it) and reconnects. A task ends when
 its lease is lost or released, the query changes, or the collector stops.
@@ -38,6 +40,9 @@ log = logging.getLogger(__name__)
 STREAM_BATCH = 500
 #: How long a batch waits for more pushed mentions once it has one, in seconds.
 STREAM_LINGER_SECONDS = 0.05
+#: While streaming, a quiet moment after this many seconds runs a catch-up poll that moves the
+#: search cursor, so a reconnect re-reads at most about this much of what was pushed.
+STREAM_CURSOR_REFRESH_SECONDS = 60.0
 
 _CLOSED = object()
 
@@ -140,8 +145,18 @@ class StreamSupervisor:
         try:
             await asyncio.sleep(0)  # the reader opens the stream before the catch-up starts
             await self._catch_up(lease, query)
+            loop = asyncio.get_running_loop()
+            refresh_at = loop.time() + STREAM_CURSOR_REFRESH_SECONDS
             while True:
-                batch: list[RawMention] = [await _next(queue)]
+                try:
+                    async with asyncio.timeout(max(0.0, refresh_at - loop.time())):
+                        first = await _next(queue)
+                except TimeoutError:
+                    # Move the cursor up to now, so a reconnect re-reads at most this much.
+                    await self._catch_up(lease, query)
+                    refresh_at = loop.time() + STREAM_CURSOR_REFRESH_SECONDS
+                    continue
+                batch: list[RawMention] = [first]
                 try:
                     with contextlib.suppress(TimeoutError):
                         async with asyncio.timeout(STREAM_LINGER_SECONDS):
