@@ -174,7 +174,7 @@ def test_production_values_render_hpa_networkpolicy_servicemonitor_and_no_topics
     assert "PersistentVolumeClaim" not in kinds  # media on S3
     assert set(by_component(production_manifests, "NetworkPolicy")) == set(ROLES)
     hpas = by_component(production_manifests, "HorizontalPodAutoscaler")
-    assert set(hpas) == {"publishing-api", "publishing-worker", "scoring-api", "scoring-worker"}
+    assert set(hpas) == {"publishing-api", "publishing-worker", "listening", "scoring-api", "scoring-worker"}
     deployments = by_component(production_manifests, "Deployment")
     for component, hpa in hpas.items():
         assert hpa["apiVersion"] == "autoscaling/v2"
@@ -184,7 +184,6 @@ def test_production_values_render_hpa_networkpolicy_servicemonitor_and_no_topics
             "name": deployments[component]["metadata"]["name"],
         }
         assert "replicas" not in deployments[component]["spec"]  # the HPA owns it
-    assert deployments["listening"]["spec"]["replicas"] == 1
     worker_metrics = {m["resource"]["name"] for m in hpas["publishing-worker"]["spec"]["metrics"]}
     assert worker_metrics == {"cpu", "memory"}
 
@@ -519,10 +518,28 @@ def test_network_policies_open_grpc_to_callers_and_metrics_to_monitoring(
 # -- Kafka ----------------------------------------------------------------------------------------------
 
 
+def sdk_topics(manifests: list[Manifest]) -> dict[str, Manifest]:
+    """The KafkaTopics of the sdk's topics by topic name (the scoring app's own ones left out)."""
+    return {
+        t["spec"]["topicName"]: t
+        for t in of_kind(manifests, "KafkaTopic")
+        if t["metadata"]["labels"].get("app.kubernetes.io/component") != "scoring-worker"
+    }
+
+
+def scoring_app_topics(manifests: list[Manifest]) -> dict[str, Manifest]:
+    """The KafkaTopics of the scoring faust app's own topics by topic name."""
+    return {
+        t["spec"]["topicName"]: t
+        for t in of_kind(manifests, "KafkaTopic")
+        if t["metadata"]["labels"].get("app.kubernetes.io/component") == "scoring-worker"
+    }
+
+
 def test_strimzi_topics_cover_every_topic_and_its_dead_letter_topic(
     default_manifests: list[Manifest],
 ) -> None:
-    topics = {t["spec"]["topicName"]: t for t in of_kind(default_manifests, "KafkaTopic")}
+    topics = sdk_topics(default_manifests)
     assert set(topics) == {name for topic in Topic for name in (str(topic), dlq_name(str(topic)))}
     for name, topic in topics.items():
         assert topic["metadata"]["labels"]["strimzi.io/cluster"] == "resonanz"
@@ -559,7 +576,7 @@ def test_topic_prefix_partitions_retention_and_overrides_come_from_values(chart:
         }
     }
     manifests = render(chart, values)
-    topics = {t["spec"]["topicName"]: t for t in of_kind(manifests, "KafkaTopic")}
+    topics = sdk_topics(manifests)
     assert set(topics) == {f"acme.{n}" for t in Topic for n in (str(t), dlq_name(str(t)))}
     raw = topics["acme.mentions.raw"]
     assert raw["metadata"]["namespace"] == "kafka"
@@ -743,7 +760,13 @@ def settings_of(
         mounts[mount["mountPath"]] = target
     env: dict[str, str] = dict(config_map(manifests))
     for name, var in env_of(deployment).items():
-        env[name] = var["value"] if "value" in var else secrets[var["valueFrom"]["secretKeyRef"]["key"]]
+        if "value" in var:
+            env[name] = var["value"]
+        elif "fieldRef" in var["valueFrom"]:  # the downward API: only the pod name is used
+            assert var["valueFrom"]["fieldRef"] == {"fieldPath": "metadata.name"}
+            env[name] = f"{deployment['metadata']['name']}-7d9f8c6b5-x2k4q"
+        else:
+            env[name] = secrets[var["valueFrom"]["secretKeyRef"]["key"]]
     for name, value in env.items():
         for mount_path, target in mounts.items():
             if value.startswith(mount_path + "/"):

@@ -59,7 +59,8 @@ app.kubernetes.io/component: {{ .role.component }}
 
 {{/*
 The roles: values key, component name, console script, gRPC port, the roles variable and whether the
-role has an API Service, uses the media store and the credential keys. Read with
+role has an API Service, uses the media store and the credential keys, and whether its pods name
+themselves in RESONANZ_REPLICA_ID (listening's collection leases). Read with
 (include "resonanz.roles" . | fromYaml).roles.
 */}}
 {{- define "resonanz.roles" -}}
@@ -104,6 +105,7 @@ roles:
     rolesValue: ""
     api: true
     publishing: false
+    replicaId: true
   - key: scoringApi
     component: scoring-api
     service: scoring
@@ -145,3 +147,22 @@ roles:
 {{- define "resonanz.kafkaCaDir" -}}/etc/resonanz/kafka-ca{{- end -}}
 {{- define "resonanz.kafkaClientCertDir" -}}/etc/resonanz/kafka-client{{- end -}}
 {{- define "resonanz.mediaDir" -}}/media{{- end -}}
+
+{{/*
+The scoring faust app's own topics (resonanz_scoring.streams): internal topics <prefix>scoring.<name>,
+table changelogs <app id>-<table>-changelog (compacted) with app id <prefix><consumer group
+prefix>.scoring and tables named <prefix>scoring-<name>, and the assignor's leader topic. Partitions
+are the code's (streams/app.py PARTITIONS = 3). Read with (include "resonanz.scoringTopics" . | fromYaml).topics.
+*/}}
+{{- define "resonanz.scoringTopics" -}}
+{{- $prefix := .Values.kafka.topicPrefix -}}
+{{- $appId := printf "%s%s.scoring" $prefix .Values.config.consumerGroupPrefix -}}
+topics:
+{{- range $name := list "label-activity" "cascade-posts" }}
+  - {name: {{ printf "%sscoring.%s" $prefix $name | quote }}, partitions: 3, compact: false}
+{{- end }}
+{{- range $table := list "crisis" "cascades" "cascade-index" }}
+  - {name: {{ printf "%s-%sscoring-%s-changelog" $appId $prefix $table | quote }}, partitions: 3, compact: true}
+{{- end }}
+  - {name: {{ printf "%s-__assignor-__leader" $appId | quote }}, partitions: 1, compact: false}
+{{- end -}}
