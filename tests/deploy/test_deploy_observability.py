@@ -27,6 +27,8 @@ from typing import Any
 import pytest
 import yaml
 from prometheus_client import REGISTRY
+from resonanz_scoring.streams.app import app_id
+from resonanz_sdk.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 OBSERVABILITY = ROOT / "deploy" / "observability"
@@ -345,3 +347,93 @@ def test_the_alerts_cover_what_the_issue_asks() -> None:
         "resonanz_scoring_latency_seconds_bucket",
     ):
         assert name in used, f"no alert on {name}"
+
+
+# -- listening replicas and the scoring app ----------------------------------------------------------
+
+_GROUP_MATCHER = re.compile(r'group\s*=~\s*"((?:[^"\\]|\\.)*)"')
+
+
+def _promql_string(literal: str) -> str:
+    """The value of a double-quoted PromQL string's content (Go escapes: ``\\\\`` and ``\\"``)."""
+    return re.sub(r"\\(.)", r"\1", literal)
+
+
+def test_the_dashboard_shows_the_listening_and_scoring_metrics() -> None:
+    used = {name for _, expr in dashboard_expressions() for name in metric_names(expr)}
+    for name in (
+        "resonanz_engagement_refreshes_total",
+        "resonanz_mentions_pruned_total",
+        "resonanz_mentions_scored_total",
+        "resonanz_events_consumed_total",
+    ):
+        assert name in used, f"the dashboard does not show {name}"
+    alerts = [e for _, e in dashboard_expressions() if 'topic="alerts"' in e]
+    assert alerts
+    assert all("resonanz_events_produced_total" in e for e in alerts)
+    per_pod = [e for _, e in dashboard_expressions() if "by (pod)" in e]
+    assert any("resonanz_mentions_collected_total" in e for e in per_pod)  # the replicas' share
+    assert any("resonanz_mentions_scored_total" in e for e in per_pod)
+
+
+def test_the_rules_cover_stalled_collection_and_a_stuck_scoring_app_but_not_crisis_alerts() -> None:
+    rules = {r["alert"]: r for group in _rules()["groups"] for r in group["rules"] if "alert" in r}
+    for name in (
+        "ResonanzCollectionStalled",
+        "ResonanzEngagementRefreshesFailing",
+        "ResonanzScoringStalled",
+        "ResonanzScoringFallingBehind",
+    ):
+        assert name in rules, name
+    collection = metric_names(rules["ResonanzCollectionStalled"]["expr"])
+    assert "resonanz_mentions_collected_total" in collection
+    engagement = metric_names(rules["ResonanzEngagementRefreshesFailing"]["expr"])
+    assert "resonanz_engagement_refreshes_total" in engagement
+    stalled = rules["ResonanzScoringStalled"]
+    assert stalled["labels"]["severity"] == "critical"
+    assert _GROUP_MATCHER.search(stalled["expr"]), "the stuck-app rule must look at the scoring app's group"
+    # Crisis alerts are a product feature: no operational alert fires on them.
+    assert not [name for name, rule in rules.items() if '"alerts"' in rule["expr"]]
+
+
+@pytest.mark.parametrize(("topic_prefix", "group_prefix"), [("", "resonanz"), ("acme.", "team-a")])
+def test_group_matchers_select_the_scoring_app_group_only(topic_prefix: str, group_prefix: str) -> None:
+    settings = Settings(topic_prefix=topic_prefix, consumer_group_prefix=group_prefix)
+    others = [f"{group_prefix}.listening.engagement", f"{group_prefix}.publishing.worker"]
+    matchers = [
+        (where, _promql_string(m.group(1)))
+        for where, expr in dashboard_expressions() + rule_expressions()
+        for m in _GROUP_MATCHER.finditer(expr)
+    ]
+    assert len(matchers) >= 2
+    for where, pattern in matchers:
+        assert re.fullmatch(pattern, app_id(settings)), f"{where}: {pattern!r} misses {app_id(settings)!r}"
+        for other in others:
+            assert not re.fullmatch(pattern, other), f"{where}: {pattern!r} selects {other!r}"
+
+
+def _exported_labels() -> dict[str, tuple[str, ...]]:
+    """Every Resonanz metric family -> its label names (read from the registered collectors)."""
+    _import_metric_modules()
+    labels: dict[str, tuple[str, ...]] = {}
+    for collector in list(REGISTRY._collector_to_names):  # no public way to list the collectors
+        name = str(getattr(collector, "_name", ""))
+        if name.startswith("resonanz_"):
+            labels[name] = tuple(getattr(collector, "_labelnames", ()))
+    return labels
+
+
+def test_the_docs_list_every_metric_with_its_labels() -> None:
+    rows: dict[str, tuple[str, ...]] = {}
+    for line in (ROOT / "docs" / "observability.md").read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and re.fullmatch(r"`resonanz_\w+`", cells[0]):
+            rows[cells[0].strip("`")] = tuple(re.findall(r"`(\w+)`", cells[2]))
+    exported = _exported_labels()
+    assert len(exported) >= 13
+    for family, labels in exported.items():
+        kind = exported_series().get(family + "_total") or exported_series().get(family)
+        documented = f"{family}_total" if kind == "counter" else family
+        assert documented in rows, f"docs/observability.md does not list {documented}"
+        message = f"{documented}: documented {rows[documented]}, exported {labels}"
+        assert set(rows[documented]) == set(labels), message

@@ -57,8 +57,8 @@ def declared_topics(topic_prefix: str, group_prefix: str) -> dict[str, tuple[int
     found: dict[str, tuple[int | None, bool]] = {}
     sdk_names = {f"{topic_prefix}{t}" for t in Topic}
     for agent in app.agents.values():
-        for name in agent.channel.topics:  # type: ignore[attr-defined]
-            partitions = None if name in sdk_names else agent.channel.partitions or default  # type: ignore[attr-defined]
+        for name in agent.channel.topics:
+            partitions = None if name in sdk_names else agent.channel.partitions or default
             found[name] = (partitions, False)
     for table in app.tables.values():
         changelog = table.changelog_topic
@@ -186,7 +186,8 @@ def role_settings(
     ]
     secrets = {"url": "postgresql+asyncpg://r@db/r", "database-url": "postgresql+asyncpg://r@db/r"}
     secrets |= {"username": "r", "password": "p", "access-key-id": "a", "secret-access-key": "s"}
-    return settings_of(deployment, manifests, tmp_path, secrets)
+    settings: Settings = settings_of(deployment, manifests, tmp_path, secrets)
+    return settings
 
 
 def test_default_values_give_the_code_defaults(
@@ -195,7 +196,8 @@ def test_default_values_give_the_code_defaults(
     manifests = render(chart)
     rendered = role_settings(manifests, "listening", tmp_path / "l", monkeypatch)
     defaults = Settings()
-    prefixes = ("lease_", "listening_page", "listening_max", "backfill_", "retention_", "engagement_")
+    prefixes: tuple[str, ...] = ("lease_", "listening_page", "listening_max", "backfill_", "retention_")
+    prefixes += ("engagement_",)
     prefixes += ("alert_", "scoring_batch", "scoring_rebalance", "scoring_session", "scoring_heartbeat")
     extra = {"poll_interval_seconds", "mention_retention_days", "sentiment_scorer", "sentiment_model"}
     extra |= {"scoring_commit_interval_seconds", "scoring_max_attempts", "scoring_producer_max_batch_bytes"}
