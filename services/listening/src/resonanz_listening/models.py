@@ -156,8 +156,14 @@ class TrackedItemRow(Base):
 
 
 class OutboxRow(Base):
+    """One stored event. ``claimed_by``/``claimed_until``: the relay that is sending it and until when
+    its claim holds (both NULL when unclaimed), see :mod:`resonanz_listening.outbox`."""
+
     __tablename__ = "listening_outbox"
-    __table_args__ = (Index("ix_listening_outbox_unsent", "sent", "id"),)
+    __table_args__ = (
+        Index("ix_listening_outbox_unsent", "sent", "id"),
+        Index("ix_listening_outbox_key", "topic", "key", "sent"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     tenant: Mapped[str] = mapped_column(String(63), nullable=False)
@@ -166,6 +172,8 @@ class OutboxRow(Base):
     envelope: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     sent: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    claimed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 metadata: Any = Base.metadata
