@@ -18,6 +18,15 @@ name                                           type       labels
 ``resonanz_mentions_produced_total``           counter    network
 ``resonanz_mentions_scored_total``             counter    language, sentiment
 ``resonanz_scoring_latency_seconds``           histogram  (none)
+``resonanz_collection_leases_held``            gauge      network
+``resonanz_collection_leases_expired_total``   counter    network
+``resonanz_collection_errors_total``           counter    network, kind
+``resonanz_collection_backed_off``             gauge      network
+``resonanz_collection_rounds_total``           counter    network, outcome
+``resonanz_backfill_jobs``                     gauge      state
+``resonanz_backfill_mentions_total``           counter    network
+``resonanz_alerts_raised_total``               counter    kind, severity
+``resonanz_sentiment_scorer_info``             gauge      scorer, version
 =============================================  =========  ==================================
 
 Names follow the Prometheus conventions: counters end in ``_total`` (prometheus_client appends it to the
@@ -35,6 +44,14 @@ from prometheus_client import Counter, Gauge, Histogram, start_http_server
 from resonanz_sdk.errors import ConfigurationError
 
 __all__ = [
+    "ALERTS_RAISED",
+    "BACKFILL_JOBS",
+    "BACKFILL_MENTIONS",
+    "COLLECTION_BACKED_OFF",
+    "COLLECTION_ERRORS",
+    "COLLECTION_LEASES_EXPIRED",
+    "COLLECTION_LEASES_HELD",
+    "COLLECTION_ROUNDS",
     "CONSUMER_LAG",
     "DEAD_LETTERS",
     "EVENTS_CONSUMED",
@@ -46,6 +63,7 @@ __all__ = [
     "RPC_LATENCY",
     "RPC_REQUESTS",
     "SCORING_LATENCY",
+    "SENTIMENT_SCORER_INFO",
     "start_metrics_server",
 ]
 
@@ -101,6 +119,55 @@ MENTIONS_SCORED = Counter(
 )
 SCORING_LATENCY = Histogram(
     "resonanz_scoring_latency_seconds", "Time to score one batch of mentions.", buckets=_LATENCY_BUCKETS
+)
+
+# -- listening collection: one listening role per process (the gauges describe that role) ----------
+COLLECTION_LEASES_HELD = Gauge(
+    "resonanz_collection_leases_held",
+    "(query, network) collection leases this replica holds, after its last lease sync.",
+    ["network"],
+)
+COLLECTION_LEASES_EXPIRED = Counter(
+    "resonanz_collection_leases_expired",
+    "Collection leases this replica took over after another replica let them expire (failover).",
+    ["network"],
+)
+COLLECTION_ERRORS = Counter(
+    "resonanz_collection_errors",
+    "Failed searches or streams of a (query, network) pair, by kind (rate_limited, transient, auth, other).",
+    ["network", "kind"],
+)
+COLLECTION_BACKED_OFF = Gauge(
+    "resonanz_collection_backed_off",
+    "Polled pairs this replica holds that are backing off after an error (at the start of its last round).",
+    ["network"],
+)
+COLLECTION_ROUNDS = Counter(
+    "resonanz_collection_rounds",
+    "Poll rounds of a network on this replica, by outcome (ok, error, throttled).",
+    ["network", "outcome"],
+)
+BACKFILL_JOBS = Gauge(
+    "resonanz_backfill_jobs",
+    "Backfill jobs: running (on this replica) and queued (waiting for any replica; same on every pod).",
+    ["state"],
+)
+BACKFILL_MENTIONS = Counter(
+    "resonanz_backfill_mentions",
+    "New mentions stored by backfill jobs (after de-duplication).",
+    ["network"],
+)
+
+# -- scoring --------------------------------------------------------------------------------------
+ALERTS_RAISED = Counter(
+    "resonanz_alerts_raised",
+    "Crisis alerts raised (new alerts only, not re-sends), by kind and severity.",
+    ["kind", "severity"],
+)
+SENTIMENT_SCORER_INFO = Gauge(
+    "resonanz_sentiment_scorer_info",
+    "1 for the sentiment scorer this process loaded: its configured name and its version (score name).",
+    ["scorer", "version"],
 )
 
 _lock = threading.Lock()

@@ -32,6 +32,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from resonanz.listening.v1 import listening_service_pb2 as pb
+from resonanz_sdk import metrics
 from resonanz_sdk.errors import (
     AuthenticationFailedError,
     NetworkError,
@@ -42,7 +43,7 @@ from resonanz_sdk.errors import (
 from resonanz_sdk.manifest import Feature
 from resonanz_sdk.network import Network, SearchRequest
 from resonanz_sdk.settings import Settings
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -52,7 +53,7 @@ from resonanz_listening.ingest import Ingestor, RoundOutcome, SearchResult
 from resonanz_listening.leases import utcnow
 from resonanz_listening.models import QueryRow
 from resonanz_listening.outbox import OutboxRelay
-from resonanz_listening.pairs import cancelling, local_match, parse_cached, uninterrupted
+from resonanz_listening.pairs import cancelling, count_error, local_match, parse_cached, uninterrupted
 from resonanz_listening.query import search_terms
 from resonanz_listening.rate_budget import Budgets, backoff_delay
 from resonanz_listening.signal import MentionSignal
@@ -385,7 +386,8 @@ class BackfillRunner:
             while not stopping.is_set():
                 try:
                     self._tasks = {j: t for j, t in self._tasks.items() if not t.done()}
-                    if loop.time() - last_renew >= cfg.renew_interval:
+                    renewing = loop.time() - last_renew >= cfg.renew_interval
+                    if renewing:
                         await uninterrupted(self._renew())
                         last_renew = loop.time()
                     room = cfg.concurrency - len(self._tasks)
@@ -394,6 +396,9 @@ class BackfillRunner:
                             self._tasks[job_id] = asyncio.create_task(
                                 self._run_job(job_id, generation), name=f"listening-backfill-{job_id}"
                             )
+                    metrics.BACKFILL_JOBS.labels(state="running").set(len(self.running))
+                    if renewing:
+                        await uninterrupted(self._observe_queued())
                 except Exception:
                     if cancelling():
                         raise asyncio.CancelledError from None
@@ -406,6 +411,7 @@ class BackfillRunner:
             for task in self._tasks.values():
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+            metrics.BACKFILL_JOBS.labels(state="running").set(0)
 
     async def release(self) -> None:
         """Graceful stop: hand the running jobs back (they stay RUNNING; another replica resumes them)."""
@@ -432,6 +438,20 @@ class BackfillRunner:
                 )
                 .values(lease_expires_at=self._now() + timedelta(seconds=self.config.ttl))
             )
+
+    async def _observe_queued(self) -> None:
+        """Set ``resonanz_backfill_jobs{state="queued"}``: jobs waiting for any replica (every renewal).
+
+        Queued jobs are the claimable ones, what ``_claim`` picks from: pending, or running with no
+        live owner (its replica died or stopped). ``running`` counts this replica's jobs (every tick).
+        """
+        now = self._now()
+        free = or_(BackfillRow.owner.is_(None), BackfillRow.lease_expires_at < now)
+        async with self._sessions() as session:
+            queued = await session.scalar(
+                select(func.count()).select_from(BackfillRow).where(BackfillRow.state.in_(ACTIVE), free)
+            )
+        metrics.BACKFILL_JOBS.labels(state="queued").set(int(queued or 0))
 
     async def _claim(self, room: int) -> list[tuple[str, int]]:
         now = self._now()
@@ -534,9 +554,11 @@ class BackfillRunner:
             try:
                 page = await network.search(request)
             except (PermanentNetworkError, AuthenticationFailedError) as exc:
+                count_error(name, exc)
                 await self._fail_network(fence, name, f"{type(exc).__name__}: {exc}")
                 return
             except (NetworkError, Exception) as exc:
+                count_error(name, exc)
                 failures += 1
                 retry_after = exc.retry_after if isinstance(exc, TransientNetworkError) else None
                 delay = backoff_delay(
@@ -617,6 +639,8 @@ class BackfillRunner:
         )
         if outcome.fenced_out:
             raise _JobLostError()
+        for name, count in outcome.new_by_network.items():
+            metrics.BACKFILL_MENTIONS.labels(network=name).inc(count)
         if sum(outcome.new_by_network.values()):
             self._signal.notify()
         await uninterrupted(self._relay.try_flush())

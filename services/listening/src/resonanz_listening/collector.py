@@ -54,6 +54,7 @@ from resonanz_listening.outbox import OutboxRelay
 from resonanz_listening.pairs import (
     PairPoll,
     cancelling,
+    count_error,
     local_match,
     networks_for,
     parse_cached,
@@ -112,6 +113,7 @@ class Collector:
         self._wanted: dict[PairKey, str] = {}
         self._next_sync = 0.0
         self._last_poll: dict[PairKey, float] = {}
+        self._gauged_networks: set[str] = set()
         self.streams = StreamSupervisor(self)
 
     @property
@@ -175,6 +177,7 @@ class Collector:
             if self._clock() - self._last_poll.get(key, float("-inf")) < self.config.poll_interval * 0.999:
                 continue
             due.setdefault(key[1], []).append(lease)
+        self._observe_backoff(polled, states, now)
         self._last_poll = {k: v for k, v in self._last_poll.items() if k in polled}
         cursors = await self._cursors([lease.key for leases in due.values() for lease in leases])
         totals = await asyncio.gather(
@@ -183,6 +186,19 @@ class Collector:
         total = sum(totals)
         await uninterrupted(self._relay.try_flush())
         return total
+
+    def _observe_backoff(
+        self, polled: Mapping[PairKey, Lease], states: Mapping[PairKey, State], now: datetime
+    ) -> None:
+        """Set ``resonanz_collection_backed_off`` per network: held polled pairs backing off now."""
+        counts = {network: 0 for _, network in polled}
+        for key in polled:
+            state = states.get(key)
+            if state is not None and not state.paused and state.backoff_until and state.backoff_until > now:
+                counts[key[1]] += 1
+        for network in self._gauged_networks | counts.keys():
+            metrics.COLLECTION_BACKED_OFF.labels(network=network).set(counts.get(network, 0))
+        self._gauged_networks |= counts.keys()
 
     async def _cursors(self, keys: Sequence[PairKey]) -> dict[PairKey, str | None]:
         """The stored search cursors of ``keys`` (only the due pairs, not every query's)."""
@@ -215,6 +231,11 @@ class Collector:
             self._last_poll[lease.key] = self._clock()
             poll = await self.poll_pair(lease, query, cursors.get(lease.key), states.get(lease.key))
             polls.append(poll)
+        if polls:
+            failed = any(poll.error is not None for poll in polls)
+            metrics.COLLECTION_ROUNDS.labels(network=name, outcome="error" if failed else "ok").inc()
+        elif budget.wait_time() > 0:  # pairs were due, but the budget is spent or a 429 blocks it
+            metrics.COLLECTION_ROUNDS.labels(network=name, outcome="throttled").inc()
         return await uninterrupted(self.store_polls(name, polls, mode="poll"))
 
     async def poll_pair(
@@ -247,11 +268,15 @@ class Collector:
             except NetworkError as exc:
                 poll.error = exc
                 poll.delay = self._failure_delay(lease.network, exc, state)
+                if not until_done:  # a stream's catch-up error is counted once, by the stream
+                    count_error(lease.network, exc)
                 break
             except Exception as exc:  # a plugin bug: back off, never crash the loop
                 log.exception("network %s failed searching query %s (a plugin bug)", lease.network, query.id)
                 poll.error = exc
                 poll.delay = self._failure_delay(lease.network, exc, state)
+                if not until_done:
+                    count_error(lease.network, exc)
                 break
             budget.succeeded()
             poll.fetched += len(page.mentions)

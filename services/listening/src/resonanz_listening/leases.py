@@ -31,7 +31,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from resonanz_sdk import metrics
+from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -132,6 +133,7 @@ class LeaseManager:
         self._started = now()
         self.held: dict[PairKey, Lease] = {}
         self.live_replicas = 1
+        self._gauged: set[str] = set()
 
     async def heartbeat(self) -> int:
         """Record that this replica is alive; returns the number of live replicas (itself included)."""
@@ -181,7 +183,17 @@ class LeaseManager:
         if len(held) < share:
             held.update(await self._claim(wanted, held, share - len(held), now))
         self.held = held
+        self._observe()
         return dict(held)
+
+    def _observe(self) -> None:
+        """Set ``resonanz_collection_leases_held`` per network (0 for networks no longer held)."""
+        counts: dict[str, int] = {}
+        for _, network in self.held:
+            counts[network] = counts.get(network, 0) + 1
+        for network in self._gauged | counts.keys():
+            metrics.COLLECTION_LEASES_HELD.labels(network=network).set(counts.get(network, 0))
+        self._gauged |= counts.keys()
 
     async def _claim(
         self, wanted: Mapping[PairKey, str], held: Mapping[PairKey, Lease], room: int, now: datetime
@@ -228,22 +240,31 @@ class LeaseManager:
 
     async def _try_claim(self, key: PairKey, tenant: str, now: datetime) -> Lease | None:
         query_id, network = key
+        claim = update(LeaseRow).values(
+            owner=self.replica_id, generation=LeaseRow.generation + 1, expires_at=now + self._ttl
+        )
+        pair = and_(LeaseRow.query_id == query_id, LeaseRow.network == network)
+        took_over = False
         async with self._sessions() as session, session.begin():
+            # A free lease first, then an expired one (a takeover): two conditional updates, so the
+            # takeover count is exact (both conditions together are the claim condition).
             result = await session.execute(
-                update(LeaseRow)
-                .where(
-                    LeaseRow.query_id == query_id,
-                    LeaseRow.network == network,
-                    or_(LeaseRow.owner.is_(None), LeaseRow.expires_at < now),
-                )
-                .values(owner=self.replica_id, generation=LeaseRow.generation + 1, expires_at=now + self._ttl)
-                .execution_options(synchronize_session=False)
+                claim.where(pair, LeaseRow.owner.is_(None)).execution_options(synchronize_session=False)
             )
             if getattr(result, "rowcount", 0) != 1:
-                return None
+                result = await session.execute(
+                    claim.where(
+                        pair, LeaseRow.owner.is_not(None), LeaseRow.expires_at < now
+                    ).execution_options(synchronize_session=False)
+                )
+                if getattr(result, "rowcount", 0) != 1:
+                    return None
+                took_over = True
             generation = await session.scalar(
                 select(LeaseRow.generation).where(LeaseRow.query_id == query_id, LeaseRow.network == network)
             )
+        if took_over:
+            metrics.COLLECTION_LEASES_EXPIRED.labels(network=network).inc()
         return Lease(query_id, network, tenant, self.replica_id, int(generation or 0))
 
     async def _release(self, leases: list[Lease]) -> None:
@@ -275,6 +296,7 @@ class LeaseManager:
             )
             await session.execute(delete(ReplicaRow).where(ReplicaRow.replica_id == self.replica_id))
         self.held = {}
+        self._observe()
 
 
 def _aware(value: datetime) -> datetime:

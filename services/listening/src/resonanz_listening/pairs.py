@@ -9,7 +9,13 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TypeVar
 
-from resonanz_sdk.errors import NetworkError
+from resonanz_sdk import metrics
+from resonanz_sdk.errors import (
+    AuthenticationFailedError,
+    NetworkError,
+    RateLimitedError,
+    TransientNetworkError,
+)
 from resonanz_sdk.manifest import Feature
 from resonanz_sdk.network import Network, RawMention
 
@@ -54,6 +60,27 @@ class PairPoll:
     delay: float | None = 0.0
     #: The last page came back short: the search has nothing more for now.
     caught_up: bool = False
+
+
+def error_kind(exc: BaseException) -> str:
+    """The ``kind`` label of ``resonanz_collection_errors_total``: rate_limited, transient, auth, other.
+
+    A transient error carrying ``retry_after`` is the network's rate limit too (it blocks the network
+    like a 429); permanent errors and plugin bugs are ``other``.
+    """
+    if isinstance(exc, RateLimitedError) or (
+        isinstance(exc, TransientNetworkError) and exc.retry_after is not None
+    ):
+        return "rate_limited"
+    if isinstance(exc, TransientNetworkError):
+        return "transient"
+    if isinstance(exc, AuthenticationFailedError):
+        return "auth"
+    return "other"
+
+
+def count_error(network: str, exc: BaseException) -> None:
+    metrics.COLLECTION_ERRORS.labels(network=network, kind=error_kind(exc)).inc()
 
 
 T = TypeVar("T")

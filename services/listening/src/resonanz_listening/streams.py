@@ -28,7 +28,14 @@ from sqlalchemy import select
 from resonanz_listening.ingest import SearchResult
 from resonanz_listening.leases import Lease, PairKey
 from resonanz_listening.models import CursorRow, QueryRow
-from resonanz_listening.pairs import PairPoll, cancelling, local_match, parse_cached, uninterrupted
+from resonanz_listening.pairs import (
+    PairPoll,
+    cancelling,
+    count_error,
+    local_match,
+    parse_cached,
+    uninterrupted,
+)
 from resonanz_listening.query import Node, search_terms
 
 if TYPE_CHECKING:
@@ -221,6 +228,7 @@ class StreamSupervisor:
         collector = self._collector
         states = await collector._states.load([lease.key])
         delay = collector._failure_delay(lease.network, exc, states.get(lease.key))
+        count_error(lease.network, exc)
         await self._store(lease, [PairPoll(lease, error=exc, delay=delay)])
         log.warning(
             "stream of query %s on %s failed (%s); %s",
