@@ -8,12 +8,15 @@ their plugin object), so ``RESONANZ_SENTIMENT_SCORER`` selects any of them by na
 * ``lexicon-v1``: :class:`~resonanz_scoring.lexicon.LexiconScorer`, the word-list baseline.
 
 An unknown name is a :class:`~resonanz_sdk.errors.ConfigurationError` that lists the available ones.
+The loaded scorer is exported as ``resonanz_sentiment_scorer_info{scorer=<name>, version=<its score
+name>} 1`` (e.g. ``scorer="linear-v1", version="linear-v1-3f2a9c1b"``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from resonanz_sdk import metrics
 from resonanz_sdk.plugins import ScorerPluginManager, hookimpl
 from resonanz_sdk.plugins.hookspecs import ScorerFactory
 from resonanz_sdk.scoring import SentimentScorer
@@ -61,4 +64,9 @@ def load_sentiment_scorer(settings: Settings, manager: ScorerPluginManager | Non
     :raises PluginError: the scorer failed to load.
     """
     manager = manager if manager is not None else scorer_manager(settings)
-    return manager.create(settings.sentiment_scorer.strip())
+    name = settings.sentiment_scorer.strip()
+    scorer = manager.create(name)
+    # One active scorer per process: a reload replaces the series, so exactly one reads 1.
+    metrics.SENTIMENT_SCORER_INFO.clear()
+    metrics.SENTIMENT_SCORER_INFO.labels(scorer=name, version=scorer.name).set(1)
+    return scorer

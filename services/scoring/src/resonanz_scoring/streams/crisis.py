@@ -50,6 +50,7 @@ from google.protobuf.message import DecodeError
 from google.protobuf.timestamp_pb2 import Timestamp
 from resonanz.common.v1 import score_pb2
 from resonanz.events.v1 import events_pb2
+from resonanz_sdk import metrics
 from resonanz_sdk.eventbus import EventProducer, Topic, new_envelope
 from resonanz_sdk.settings import Settings
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -423,6 +424,9 @@ class CrisisProcessor:
             alert = self._observe(tenant, label, state, start=start, bucket=bucket, now=now)
             if alert is not None:
                 state.outbox.append(alert.SerializeToString(deterministic=True).hex())
+                metrics.ALERTS_RAISED.labels(
+                    kind=_alert_kind_label(alert.kind), severity=_severity_label(alert.severity)
+                ).inc()
 
     def _observe(
         self, tenant: str, label: str, state: LabelState, *, start: int, bucket: OpenBucket, now: datetime
@@ -493,6 +497,16 @@ class CrisisProcessor:
         state.outbox = []
         self.states[key] = state.to_state()
         return alerts
+
+
+def _alert_kind_label(kind: events_pb2.AlertKind.ValueType) -> str:
+    """``ALERT_KIND_NEGATIVE_SPIKE`` -> ``negative_spike`` (the ``kind`` label of the alert counter)."""
+    return events_pb2.AlertKind.Name(kind).removeprefix("ALERT_KIND_").lower()
+
+
+def _severity_label(severity: events_pb2.AlertSeverity.ValueType) -> str:
+    """``ALERT_SEVERITY_CRITICAL`` -> ``critical``."""
+    return events_pb2.AlertSeverity.Name(severity).removeprefix("ALERT_SEVERITY_").lower()
 
 
 def _message(label: str, kind: events_pb2.AlertKind.ValueType, spike: Spike, bucket: timedelta) -> str:
