@@ -138,13 +138,16 @@ async def test_a_relay_skips_rows_and_keys_another_relay_holds(
     slow = OutboxRelay(first, gated, batch=10, replica_id="slow")  # type: ignore[arg-type]
     fast = OutboxRelay(second, producer, batch=7, replica_id="fast")
     slow_flush = asyncio.create_task(slow.flush())
-    await gated.entered.wait()  # "slow" holds rows 0-9 (keys 0-9) and is producing them
+    try:
+        await gated.entered.wait()  # "slow" holds rows 0-9 (keys 0-9) and is producing them
 
-    # "fast" sends every other row except those of keys 0-9: rows 10-39 and 50-59 (keys 10-19).
-    assert await fast.flush() == 40
-    assert await unsent(first) == 20
-    gated.go.set()
-    assert await slow_flush == 20  # its own 10 rows, then rows 40-49 (keys 0-9), no longer held
+        # "fast" sends every other row except those of keys 0-9: rows 10-39 and 50-59 (keys 10-19).
+        assert await fast.flush() == 40
+        assert await unsent(first) == 20
+    finally:
+        gated.go.set()
+        slow_sent = await slow_flush
+    assert slow_sent == 20  # its own 10 rows, then rows 40-49 (keys 0-9), no longer held
     assert await unsent(first) == 0
     assert_once_in_order(await reader.read_until(60), expected)
 
