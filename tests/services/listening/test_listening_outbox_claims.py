@@ -22,8 +22,9 @@ from resonanz_listening.migrate import upgrade_database
 from resonanz_listening.models import OutboxRow
 from resonanz_listening.outbox import OutboxRelay
 from resonanz_sdk.db import create_engine, session_factory
+from resonanz_sdk.errors import BrokerError
 from resonanz_sdk.eventbus import EventProducer, Topic, ensure_topics, new_envelope
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 pytestmark = pytest.mark.integration
@@ -183,3 +184,41 @@ async def test_an_expired_claim_is_taken_over_and_an_own_claim_at_once(
         claims = (await session.execute(select(OutboxRow.claimed_by, OutboxRow.claimed_until))).all()
     assert set(claims) == {(None, None)}
     assert_once_in_order(await reader.read_until(30), expected)
+
+
+async def test_a_broker_failure_releases_the_claims_at_once(
+    engines: tuple[AsyncEngine, AsyncEngine], producer: EventProducer, reader: RawTopicReader
+) -> None:
+    sessions = session_factory(engines[0])
+    oversized = MentionCollected()
+    oversized.mention.id = "scripted:huge"
+    oversized.mention.text = "x" * (2 * 1024 * 1024)  # over the producer's 1 MiB request limit
+    async with sessions() as session, session.begin():
+        await session.execute(
+            insert(OutboxRow),
+            [
+                {
+                    "tenant": "acme",
+                    "topic": str(Topic.MENTIONS_RAW),
+                    "key": "scripted:huge",
+                    "envelope": new_envelope("acme", oversized).SerializeToString(),
+                    "created_at": NOW,
+                    "sent": False,
+                }
+            ],
+        )
+    expected = await add_rows(sessions, 10, keys=10)
+    failing = OutboxRelay(sessions, producer, replica_id="failing", clock=lambda: NOW)
+    with pytest.raises(BrokerError):
+        await failing.flush()
+    assert await failing.try_flush() == 0  # logged, not raised
+    async with sessions() as session:
+        claims = set((await session.execute(select(OutboxRow.claimed_by, OutboxRow.claimed_until))).all())
+    assert claims == {(None, None)}  # released, not left to expire
+    assert await unsent(sessions) == 11
+
+    async with sessions() as session, session.begin():
+        await session.execute(delete(OutboxRow).where(OutboxRow.key == "scripted:huge"))
+    other = OutboxRelay(sessions, producer, replica_id="other", clock=lambda: NOW)
+    assert await other.flush() == 10  # at the same moment: nothing of the failed relay's is held
+    assert_once_in_order(await reader.read_until(10), expected)
