@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -25,7 +26,8 @@ from resonanz_sdk.errors import (
     RateLimitedError,
     TransientNetworkError,
 )
-from resonanz_sdk.network import SearchPage, SearchRequest
+from resonanz_sdk.manifest import Feature, Manifest, TextRules
+from resonanz_sdk.network import RawMention, SearchPage, SearchRequest, StreamRequest
 from resonanz_sdk.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -126,6 +128,54 @@ async def test_errors_back_off_and_rounds_by_outcome(settings: Settings) -> None
         assert backed_off(ok) == 0
         assert backed_off(auth) == 0  # paused until the query is updated: not a back-off
         assert len(limited.requests) == 1
+    finally:
+        await replica.stop()
+
+
+class FailingStreamNetwork(ScriptedNetwork):
+    """A scripted network that streams: the first connection stays open (silent), every later one is
+    refused with an authentication error."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self._manifest = Manifest(
+            network=name,
+            display_name=name,
+            features=frozenset({Feature.SEARCH, Feature.STREAM}),
+            text=TextRules(500),
+        )
+        self.connects = 0
+
+    async def stream(self, request: StreamRequest) -> AsyncIterator[RawMention]:
+        self.connects += 1
+        if self.connects == 1:
+            await asyncio.Event().wait()  # open until the collector drops it
+        raise AuthenticationFailedError(self.name, "token revoked")
+        yield  # an async generator, as the contract asks
+
+
+async def test_stream_failures_count_once_each(settings: Settings) -> None:
+    network = FailingStreamNetwork(unique("stream"))
+    # The first catch-up poll fails: the stream reconnects after a short back-off, catches up, and
+    # is then refused (paused until the query is updated).
+    network.failures = [TransientNetworkError(network.name, "connection reset")]
+    await add_queries(settings, [("q1", "acme")])
+
+    def errors(kind: str) -> float:
+        return sample("resonanz_collection_errors_total", network=network.name, kind=kind)
+
+    replica = await Replica(settings, {network.name: network}, unique("replica")).start()
+    try:
+
+        async def paused() -> bool:
+            return errors("auth") == 1
+
+        await eventually(paused)
+        assert errors("transient") == 1  # the failed catch-up poll, counted once (not as poll and stream)
+        assert errors("rate_limited") == errors("other") == 0
+        assert network.connects == 2
+        for outcome in ("ok", "error", "throttled"):  # a streamed network has no poll rounds
+            assert sample("resonanz_collection_rounds_total", network=network.name, outcome=outcome) == 0
     finally:
         await replica.stop()
 
