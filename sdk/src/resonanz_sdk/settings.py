@@ -156,6 +156,13 @@ class Settings(BaseSettings):
         "as the base offset of its last batch + 1, so faust's table recovery would miss the rest of "
         "that batch.",
     )
+    scoring_topic_replication_factor: int = Field(
+        default=1,
+        ge=1,
+        description="Replication factor of the topics the scoring app's faust declares itself (table "
+        "changelogs, internal topics) when they do not exist yet. 1 suits the embedded broker; a "
+        "production Kafka cluster wants 3 (the Helm chart sets it), or one broker loss loses table state.",
+    )
     kafka_security_protocol: str = Field(
         default="PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL."
     )

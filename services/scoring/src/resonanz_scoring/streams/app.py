@@ -13,7 +13,9 @@
   is a protobuf ``EventEnvelope`` (or an internal compact event), decoded in batches by the agents,
   never per message by faust; tables keep faust's default (JSON) keys and values in their changelogs;
 * rebalance, session, heartbeat and commit intervals from ``RESONANZ_SCORING_*`` (10 s / 10 s / 1 s
-  / 1 s by default: the embedded broker joins a group in about half the rebalance timeout).
+  / 1 s by default: the embedded broker joins a group in about half the rebalance timeout);
+* the topics faust declares itself (changelogs, internal topics) are made with
+  ``RESONANZ_SCORING_TOPIC_REPLICATION_FACTOR`` replicas (1 embedded; 3 from the Helm chart).
 """
 
 from __future__ import annotations
@@ -92,7 +94,7 @@ def create_app(settings: Settings, *, datadir: Path | None = None) -> faust.App:
         store="memory://",
         datadir=str(directory),
         topic_partitions=PARTITIONS,
-        topic_replication_factor=1,
+        topic_replication_factor=settings.scoring_topic_replication_factor,
         topic_allow_declare=True,
         web_enabled=False,
         autodiscover=False,
