@@ -22,9 +22,12 @@ A flush repeats, until no row is left to take:
    that another replica can send the rows, and :class:`~resonanz_sdk.errors.BrokerError` is raised.
 
 Unsent rows left by a crash are sent at the next start-up or, by another replica, once their claim
-expired. The at-least-once edge: a relay that dies (or stalls past ``claim_seconds``) after the
-broker acked and before the rows are marked sent leaves them to be sent again, with their original
-event ids, which consumers de-duplicate.
+expired. Claims are taken and compared with each replica's own clock (as leases are): clock skew
+between replicas shortens or lengthens a claim by the skew.
+
+The at-least-once edge: a relay that dies (or stalls past ``claim_seconds``) after the broker acked
+and before the rows are marked sent leaves them to be sent again, with their original event ids,
+which consumers de-duplicate.
 """
 
 from __future__ import annotations
