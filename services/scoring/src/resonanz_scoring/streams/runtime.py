@@ -29,6 +29,7 @@ from resonanz_scoring.store import ScoreStore
 from resonanz_scoring.streams.app import app_id, create_app
 from resonanz_scoring.streams.context import FailureHandler, StreamContext
 from resonanz_scoring.streams.extensions import EXTENSIONS, ExtensionSpec, register_extensions
+from resonanz_scoring.streams.lag import LagReporter
 from resonanz_scoring.streams.mentions import MentionPipeline
 from resonanz_scoring.streams.observers import BatchObserver
 from resonanz_scoring.streams.records import records_of
@@ -78,6 +79,7 @@ class ScoringStreams:
         )
         self._define_mentions_agent()
         register_extensions(self.app, self.context, extensions)
+        self.lag = LagReporter(self.app, group=app_id(settings), prefix=settings.topic_prefix)
         self._started = False
         self._watchdog: asyncio.Task[None] | None = None
 
@@ -108,6 +110,7 @@ class ScoringStreams:
     async def start(self) -> None:
         self._started = True  # also a half-started app is stopped by stop()
         await self.app.start()
+        self.lag.start()
         self._watchdog = asyncio.create_task(self._watch(), name="scoring-faust-watchdog")
 
     async def _watch(self) -> None:
@@ -130,6 +133,7 @@ class ScoringStreams:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watchdog
             self._watchdog = None
+        await self.lag.stop()
         if self._started:
             self._started = False
             try:
