@@ -23,9 +23,9 @@ from resonanz_sdk.roles import parse_roles
 from resonanz_sdk.settings import Settings
 
 from resonanz_scoring.analytics.engagement import definition_for
-from resonanz_scoring.api import SERVICE_NAME, ScoringServicer
+from resonanz_scoring.api import SERVICE_NAME, ScoringServicer, build_servicer
 from resonanz_scoring.language import LanguageIdentifierService
-from resonanz_scoring.models import metadata
+from resonanz_scoring.migrate import upgrade_database
 from resonanz_scoring.scorer import MentionScorer, MetricsCalculator
 from resonanz_scoring.sentiment_loader import load_sentiment_scorer
 from resonanz_scoring.streams.extensions import EXTENSIONS, ExtensionSpec
@@ -72,6 +72,7 @@ class ScoringApp:
         self._server: GrpcServer | None = None
         self.scorer: MentionScorer | None = None
         self.streams: ScoringStreams | None = None
+        self._servicer: ScoringServicer | None = None
 
     @property
     def grpc_port(self) -> int:
@@ -86,12 +87,13 @@ class ScoringApp:
 
     async def _start(self) -> None:
         settings = self.settings
-        async with self._engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
+        await upgrade_database(self._engine)  # Alembic: migrates, or stamps a create_all database
         self.scorer = await asyncio.to_thread(build_scorer, settings, self.plugins)
         register = _no_services
         if "api" in self.roles:
-            servicer = ScoringServicer(self._engine)
+            # The API needs the scorer too (ScoreDraft) and the networks' manifests (its advice).
+            servicer = build_servicer(settings, self._engine, self.plugins, self.scorer)
+            self._servicer = servicer
 
             def register(server: grpc.aio.Server) -> None:
                 scoring_service_pb2_grpc.add_ScoringServiceServicer_to_server(servicer, server)
@@ -136,6 +138,9 @@ class ScoringApp:
         if self._server is not None:
             await self._server.stop()
             self._server = None
+        if self._servicer is not None:
+            await self._servicer.aclose()  # the channel to listening, for label roles
+            self._servicer = None
         if self.streams is not None:
             await self.streams.stop()
             self.streams = None
