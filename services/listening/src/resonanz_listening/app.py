@@ -100,7 +100,9 @@ class ListeningApp:
             client_options=kafka,
         )
         await self._producer.start()
-        relay = OutboxRelay(sessions, self._producer)
+        # With a stable RESONANZ_REPLICA_ID (the pod name on Kubernetes) a restarted replica takes
+        # its own outbox claims back at once instead of waiting for them to expire.
+        relay = OutboxRelay(sessions, self._producer, replica_id=settings.replica_id or None)
         resent = await relay.flush()  # events stored before a crash or stop are sent first
         if resent:
             log.info("sent %d mentions.raw events left unsent by the previous run", resent)
