@@ -6,6 +6,8 @@ the same commands against the real service.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from cli_doubles import Platform, RunCli, make_mention
 from resonanz.common.v1 import score_pb2
@@ -94,3 +96,18 @@ async def test_scores_unavailable(cli: RunCli, unused_address: str) -> None:
     assert result.exit_code == 2
     assert "scoring service" in result.output
     assert "make run" in result.output
+
+
+@pytest.mark.usefixtures("scored")
+async def test_show_and_mentions_print_json(cli: RunCli) -> None:
+    shown = await cli("--tenant", "acme", "scores", "show", "acme", "--json")
+    assert shown.exit_code == 0, shown.output
+    scores = json.loads(shown.output)
+    assert scores["label"] == "acme"
+    assert int(scores["mention_count"]) == 4
+
+    listed = await cli("--tenant", "acme", "scores", "mentions", "acme", "--json")
+    assert listed.exit_code == 0, listed.output
+    items = json.loads(listed.output)
+    assert len(items) == 4
+    assert {item["mention"]["labels"][0] for item in items} == {"acme"}

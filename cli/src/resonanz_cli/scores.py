@@ -14,6 +14,8 @@ from resonanz_cli import render, scores_campaign, scores_dashboard, scores_draft
 from resonanz_cli.client import clients_of
 from resonanz_cli.errors import handled
 from resonanz_cli.options import parse_window
+from resonanz_cli.output import JsonOpt, show_all
+from resonanz_cli.output import show as show_message
 
 app = typer.Typer(help="Show scores of brands and competitors.", no_args_is_help=True)
 
@@ -31,6 +33,7 @@ def show(
             help="Trailing window: 90m, 24h, 7d, 2w or e.g. 1d12h (max 366d).",
         ),
     ] = "24h",
+    as_json: JsonOpt = False,
 ) -> None:
     """Show counts, net sentiment, reach, reputation index, share of voice and top hashtags and authors.
 
@@ -39,6 +42,8 @@ def show(
       resonanz scores show acme
 
       resonanz scores show acme --window 7d
+
+      resonanz scores show acme --json
     """
     duration = Duration()
     duration.FromTimedelta(parse_window(window))
@@ -49,7 +54,7 @@ def show(
             metadata=clients.metadata,
             timeout=clients.timeout,
         )
-    render.stdout().print(render.brand_scores_panel(response.scores))
+    show_message(response.scores, render.brand_scores_panel, as_json=as_json)
 
 
 @app.command("mentions")
@@ -59,6 +64,7 @@ def mentions(
     limit: Annotated[
         int, typer.Option("--limit", "-n", metavar="N", min=1, max=10_000, help="Show at most this many.")
     ] = 50,
+    as_json: JsonOpt = False,
 ) -> None:
     """List a label's scored mentions, newest first, with sentiment, polarity, reach and engagement.
 
@@ -84,7 +90,7 @@ def mentions(
             token = response.next_page_token
             if not token or not response.mentions:
                 break
-    render.stdout().print(render.scored_mentions_table(items[:limit], label=label))
+    show_all(items[:limit], lambda shown: render.scored_mentions_table(shown, label=label), as_json=as_json)
 
 
 app.command("dashboard")(scores_dashboard.dashboard)
