@@ -70,13 +70,17 @@ async def test_the_backlog_of_a_stopped_app_is_reported_and_returns_to_zero_once
         # The other topics the app's agents consume are reported too, with nothing behind.
         for topic in ("engagement.updates", "publish.requests", "publish.results"):
             assert lag(settings, topic) == 0.0, topic
+        internal = ("scoring.label-activity", "scoring.cascade-posts")  # the app's own topics
+        for topic in internal:
+            assert lag(settings, topic) is not None, topic
 
         gate.gate.set()
 
         async def consumed() -> bool:
-            return gate.seen >= set(ids) and lag(settings, "mentions.raw") == 0.0
+            behind = [lag(settings, topic) for topic in ("mentions.raw", *internal)]
+            return gate.seen >= set(ids) and behind == [0.0] * len(behind)
 
-        await eventually(consumed, what="every mention consumed and the lag back at 0")
+        await eventually(consumed, what="every mention consumed and every lag back at 0")
     finally:
         gate.gate.set()
         await app.stop()
