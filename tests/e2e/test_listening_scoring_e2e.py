@@ -65,6 +65,8 @@ async def platform(
         poll_interval_seconds=0.3,
         dispatch_interval_seconds=0.2,
         watch_poll_interval_seconds=0.3,
+        # Bigger search pages: the one-day backfill needs fewer round trips (the default is 100).
+        listening_page_size=500,
     )
     async with EmbeddedPlatform(settings) as running:
         yield running
@@ -203,19 +205,20 @@ async def test_mentions_of_brand_and_competitor_arrive_are_searchable_and_backfi
     platform: EmbeddedPlatform,
 ) -> None:
     brand_id, competitor_id = await add_queries(platform)
-    listed = await resonanz(platform, "queries", "list")
-    assert BRAND in listed
-    assert COMPETITOR in listed
 
     # The backfill runs in the listening service beside live collection; the CLI follows it.
     backfill = asyncio.create_task(backfill_last_day(platform, brand_id))
 
     # Live mentions of both arrive (the competitor is talked about less: one is enough).
-    for label, count in ((BRAND, 3), (COMPETITOR, 1)):
-        code, out, err = await run_cli(
-            platform, "mentions", "tail", "--label", label, "--limit", str(count), limit_s=90
-        )
-        assert code == 0, f"mentions tail --label {label} failed ({code}):\n{out}\n{err}"
+    listed, *tails = await asyncio.gather(
+        resonanz(platform, "queries", "list"),
+        run_cli(platform, "mentions", "tail", "--label", BRAND, "--limit", "3", limit_s=90),
+        run_cli(platform, "mentions", "tail", "--label", COMPETITOR, "--limit", "1", limit_s=90),
+    )
+    assert BRAND in listed
+    assert COMPETITOR in listed
+    for (code, out, err), count in zip(tails, (3, 1), strict=True):
+        assert code == 0, f"mentions tail failed ({code}):\n{out}\n{err}"
         assert f"{count} mention(s)" in err, err
         assert len(out.strip().splitlines()) >= count, out
 
@@ -226,25 +229,27 @@ async def test_mentions_of_brand_and_competitor_arrive_are_searchable_and_backfi
     assert last["fraction_done"] == pytest.approx(1.0), last
     assert _as_int(last.get("fetched")) > 0, last
     assert _as_int(last.get("collected")) > 0, last
-    assert [b["state"] for b in await resonanz_json(platform, "backfills", "list", "--query", brand_id)] == [
-        "BACKFILL_STATE_SUCCEEDED"
-    ]
 
     # Stored mentions are searchable, each once, under their label and query.
-    found = await resonanz_json(platform, "mentions", "search", "", "--label", BRAND, "--limit", "1000")
-    assert found, "mentions search found nothing for the brand"
-    ids = [m["id"] for m in found]
-    assert len(ids) == len(set(ids)), "a mention is listed twice by search"
-    assert all(BRAND in m.get("labels", []) for m in found), found[:3]
-    by_query = await resonanz_json(platform, "mentions", "search", "", "--query", brand_id, "--limit", "1000")
-    assert {m["id"] for m in by_query} == set(ids)
-    word = await resonanz_json(platform, "mentions", "search", COMPETITOR, "--label", COMPETITOR)
-    assert word, f"mentions search {COMPETITOR!r} found nothing"
-    for mention in word:
+    backfills, by_label, by_query, by_word, status = await asyncio.gather(
+        resonanz_json(platform, "backfills", "list", "--query", brand_id),
+        resonanz_json(platform, "mentions", "search", "", "--label", BRAND, "--limit", "1000"),
+        resonanz_json(platform, "mentions", "search", "", "--query", brand_id, "--limit", "1000"),
+        resonanz_json(platform, "mentions", "search", COMPETITOR, "--label", COMPETITOR),
+        resonanz_json(platform, "queries", "status", competitor_id),
+    )
+    assert [b["state"] for b in backfills] == ["BACKFILL_STATE_SUCCEEDED"], backfills
+    # Live collection goes on meanwhile, so the two searches need not list the same mentions.
+    for found in (by_label, by_query):
+        assert found, "mentions search found nothing for the brand"
+        ids = [m["id"] for m in found]
+        assert len(ids) == len(set(ids)), "a mention is listed twice by search"
+        for mention in found:
+            assert BRAND in mention["labels"], mention
+    assert by_word, f"mentions search {COMPETITOR!r} found nothing"
+    for mention in by_word:
         assert COMPETITOR in mention["labels"], mention
         assert COMPETITOR.casefold() in mention["text"].casefold(), mention
-
-    status = await resonanz_json(platform, "queries", "status", competitor_id)
     assert "simulated" in json.dumps(status), status
 
 
