@@ -96,7 +96,8 @@ def _unversioned_revision(connection: Connection) -> str | None:
     raise ConfigurationError(
         "the scoring tables have no migration version and do not match the current models "
         f"(tables: {', '.join(sorted(ours))}; first differences: {differences[:3]}); bring them to "
-        "the models and stamp the revision by hand with alembic before starting the service"
+        "the models and stamp the revision by hand with alembic, or, for tables of the 0.1 walking "
+        "skeleton, drop them (scores are derived data: docs/scoring/migrations.md)"
     )
 
 
