@@ -55,6 +55,8 @@ class StreamContext:
     failure: BaseException | None = None
 
     inflight: set[asyncio.Future[object]] = field(default_factory=set)
+    #: Set at stop: no new batch work starts (its batch stays unacknowledged and is delivered again).
+    stopping: bool = False
 
     async def guard(self, work: Awaitable[object]) -> None:
         """Await ``work`` shielded from cancellation; on an error, report it once and re-raise.
@@ -64,6 +66,12 @@ class StreamContext:
         runs to its end in its own task (:meth:`drain` waits for it at stop) while the agent sees
         the cancellation and does not acknowledge the batch, which is delivered again (idempotent).
         """
+        if self.stopping:
+            # The app is stopping: work started now could outlive faust's producer. Leave the
+            # batch unacknowledged instead; it is delivered again (scoring is idempotent).
+            if asyncio.iscoroutine(work):
+                work.close()
+            raise asyncio.CancelledError
         task = asyncio.ensure_future(work)
         self.inflight.add(task)
         task.add_done_callback(self.inflight.discard)

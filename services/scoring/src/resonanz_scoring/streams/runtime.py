@@ -109,6 +109,7 @@ class ScoringStreams:
 
     async def start(self) -> None:
         self._started = True  # also a half-started app is stopped by stop()
+        self.context.stopping = False
         await self.app.start()
         self.lag.start()
         self._watchdog = asyncio.create_task(self._watch(), name="scoring-faust-watchdog")
@@ -121,7 +122,7 @@ class ScoringStreams:
         await self.context.report(reason if isinstance(reason, Exception) else RuntimeError(repr(reason)))
 
     async def stop(self) -> None:
-        """Stop the agents, then flush and stop faust's producer.
+        """Let batches in hand finish, stop the agents, then flush and stop faust's producer.
 
         ``App.stop()`` flushes the producer before its tables and agents have stopped (their last
         changelog writes come after), and does not stop the producer, which a faust ``Worker`` would
@@ -137,6 +138,10 @@ class ScoringStreams:
         if self._started:
             self._started = False
             try:
+                # Batches already in hand finish while faust (its producer included) still runs;
+                # none starts after this. Then faust stops its agents and tables.
+                self.context.stopping = True
+                await self.context.drain()
                 await self.app.stop()
                 await self.context.drain()
             finally:
