@@ -38,7 +38,9 @@ from resonanz_embedded.platform import EmbeddedPlatform
 from resonanz_sdk.eventbus.topics import Topic, topic_name
 from resonanz_sdk.settings import Settings
 
-pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+# A whole platform plus ~30 CLI subprocesses (1-2 s of start-up each) per test: more than the suite's
+# default 120 s per test when the machine is loaded. The limit catches hangs, it is not a speed claim.
+pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.timeout(300)]
 
 CLI = str(Path(sys.executable).with_name("resonanz"))
 TENANT = "acme"
