@@ -1,81 +1,15 @@
-"""Alembic environment of the listening service.
+"""Alembic environment of the listening service: the sdk's :func:`resonanz_sdk.migrations.run_env`.
 
 The service runs its migrations through :mod:`resonanz_listening.migrate`, which hands over an open
-connection (inside a transaction that already holds the migration lock) as
-``config.attributes["connection"]``. Without one (``alembic`` run by hand with a ``sqlalchemy.url``,
-or ``--sql`` offline mode) an async engine is created here.
-
-Only the listening service's own tables (``listening_*``) are looked at: the database may be shared
-with the other services, and each keeps its own version table.
+connection (inside a transaction that already holds the migration lock); ``alembic`` run by hand
+(with a ``sqlalchemy.url``, or ``--sql`` offline mode) gets an engine of its own. Only the listening
+service's own tables (``listening_*``) are looked at: the database may be shared with the other
+services, and each keeps its own version table.
 """
 
 from __future__ import annotations
 
-import asyncio
+from resonanz_listening.migrate import SCHEMA  # also registers every table of the service
+from resonanz_sdk.migrations import run_env
 
-from alembic import context
-from resonanz_listening.migrate import VERSION_TABLE, include_name
-from resonanz_listening.models import metadata
-from resonanz_sdk.db import create_engine
-from resonanz_sdk.settings import Settings
-from sqlalchemy.engine import Connection
-
-config = context.config
-
-
-def _configure(connection: Connection) -> None:
-    context.configure(
-        connection=connection,
-        target_metadata=metadata,
-        version_table=VERSION_TABLE,
-        render_as_batch=True,  # SQLite cannot ALTER most things; batch mode rebuilds the table there
-        include_name=include_name,
-        compare_type=True,
-    )
-
-
-def _run_sync(connection: Connection) -> None:
-    _configure(connection)
-    with context.begin_transaction():
-        context.run_migrations()
-
-
-def _url() -> str:
-    return config.get_main_option("sqlalchemy.url") or Settings().database_url_for("listening")
-
-
-async def _run_with_own_engine() -> None:
-    engine = create_engine(_url())
-    try:
-        async with engine.begin() as conn:
-            await conn.run_sync(_run_sync)
-    finally:
-        await engine.dispose()
-
-
-def run_offline() -> None:
-    """``--sql``: print the DDL instead of running it."""
-    context.configure(
-        url=_url(),
-        target_metadata=metadata,
-        version_table=VERSION_TABLE,
-        render_as_batch=True,
-        literal_binds=True,
-        dialect_opts={"paramstyle": "named"},
-    )
-    with context.begin_transaction():
-        context.run_migrations()
-
-
-def run_online() -> None:
-    connection = config.attributes.get("connection")
-    if isinstance(connection, Connection):
-        _run_sync(connection)
-    else:
-        asyncio.run(_run_with_own_engine())
-
-
-if context.is_offline_mode():
-    run_offline()
-else:
-    run_online()
+run_env(SCHEMA)
