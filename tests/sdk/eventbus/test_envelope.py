@@ -9,8 +9,11 @@ import pytest
 from resonanz.common.v1.mention_pb2 import Mention
 from resonanz.events.v1.events_pb2 import (
     Alert,
+    CascadePosts,
+    CrisisTick,
     EngagementUpdated,
     EventEnvelope,
+    LabelActivity,
     MentionCollected,
     MentionScored,
     PublishRequested,
@@ -20,18 +23,22 @@ from resonanz_sdk.errors import ValidationError
 from resonanz_sdk.eventbus import Topic, check_envelope, dlq_name, new_envelope, payload_of, topic_name
 from resonanz_sdk.eventbus.envelope import PAYLOAD_FIELDS
 
+#: One example of every payload the envelope carries, with its oneof field.
+EXAMPLES = [
+    (PublishRequested(post_id="p1", network="simulated"), "publish_requested"),
+    (PublishResult(post_id="p1"), "publish_result"),
+    (MentionCollected(mention=Mention(id="m1")), "mention_collected"),
+    (MentionScored(mention=Mention(id="m1")), "mention_scored"),
+    (EngagementUpdated(network="simulated", external_id="x"), "engagement_updated"),
+    (Alert(id="a1", label="brand"), "alert"),
+    # The scoring app's internal events.
+    (CascadePosts(), "cascade_posts"),
+    (LabelActivity(), "label_activity"),
+    (CrisisTick(), "crisis_tick"),
+]
 
-@pytest.mark.parametrize(
-    ("payload", "field"),
-    [
-        (PublishRequested(post_id="p1", network="simulated"), "publish_requested"),
-        (PublishResult(post_id="p1"), "publish_result"),
-        (MentionCollected(mention=Mention(id="m1")), "mention_collected"),
-        (MentionScored(mention=Mention(id="m1")), "mention_scored"),
-        (EngagementUpdated(network="simulated", external_id="x"), "engagement_updated"),
-        (Alert(id="a1", label="brand"), "alert"),
-    ],
-)
+
+@pytest.mark.parametrize(("payload", "field"), EXAMPLES)
 def test_new_envelope_places_every_payload_in_its_oneof(payload: object, field: str) -> None:
     before = time.time()
     envelope = new_envelope("acme", payload)  # type: ignore[arg-type]
@@ -47,7 +54,8 @@ def test_new_envelope_places_every_payload_in_its_oneof(payload: object, field: 
 
 
 def test_every_oneof_member_is_known() -> None:
-    assert len(PAYLOAD_FIELDS) == len(EventEnvelope.DESCRIPTOR.oneofs_by_name["payload"].fields) == 6
+    oneof = {field.name for field in EventEnvelope.DESCRIPTOR.oneofs_by_name["payload"].fields}
+    assert set(PAYLOAD_FIELDS.values()) == oneof == {field for _, field in EXAMPLES}
 
 
 def test_event_ids_are_unique() -> None:
